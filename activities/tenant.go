@@ -1,0 +1,156 @@
+// Package activities holds every side effect of outlookflow: Microsoft Graph
+// calls (through the adapter in activities/graphclient), secrets, and later the
+// store. Activities are methods on structs built once per worker process;
+// workflows reference them through a nil handle. This package itself does not
+// import the Graph SDK, so workflows can import it for names and types.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// AuthMode mirrors config.AuthMode without importing config into workflows.
+type AuthMode string
+
+const (
+	AuthAppOnly   AuthMode = "app-only"
+	AuthDelegated AuthMode = "delegated"
+)
+
+// Credentials are what the Graph adapter needs to act as a tenant's app. They
+// live only in activity memory: never in payloads, logs or errors.
+type Credentials struct {
+	TenantID     string // Entra tenant ID
+	ClientID     string
+	ClientSecret string
+	AuthMode     AuthMode
+}
+
+// Verification is what a successful credential check learned.
+type Verification struct {
+	// GrantedPermissions are the token's roles (app-only) or scp (delegated).
+	GrantedPermissions []string
+	// TokenExpiresAt is when the access token used for the check expires.
+	TokenExpiresAt time.Time
+	// ProbeStatus is the HTTP status of the Graph probe call (200, or 403 when
+	// the token is valid but lacks the probe's permission).
+	ProbeStatus int
+}
+
+// GraphConnector is the narrow slice of the Graph adapter the tenant
+// activities use; activities/graphclient implements it over msgraph-sdk-go and
+// azidentity, unit tests with a function-field fake.
+type GraphConnector interface {
+	// Verify acquires a fresh token (never a cached one) and calls Graph with
+	// it. Failures are *GraphError.
+	Verify(ctx context.Context, creds Credentials) (Verification, error)
+}
+
+// TenantSettings is what activities know about a configured tenant.
+type TenantSettings struct {
+	TenantID string
+	ClientID string
+	AuthMode AuthMode
+	// ResolveSecret reads the client secret from its reference (env var or
+	// file) at call time, so rotating the file needs no restart.
+	ResolveSecret func() (string, error)
+}
+
+// TenantDirectory looks up a tenant's settings by its key.
+type TenantDirectory interface {
+	Tenant(key string) (TenantSettings, bool)
+}
+
+// Tenant holds the tenant-connection activities and their dependencies.
+type Tenant struct {
+	Graph   GraphConnector
+	Tenants TenantDirectory
+	Log     *zap.Logger
+}
+
+// VerifyConnectionInput asks for one credential check of a tenant.
+type VerifyConnectionInput struct {
+	TenantKey string
+	// SecretOverride, when set, is a rotated secret handed to the workflow by
+	// an operator; it replaces the configured secret reference. It only ever
+	// travels inside encrypted payloads.
+	SecretOverride string
+}
+
+// ConnectionOutcome is the verdict of a credential check.
+type ConnectionOutcome string
+
+const (
+	OutcomeVerified           ConnectionOutcome = "Verified"
+	OutcomeInvalidCredentials ConnectionOutcome = "InvalidCredentials"
+	OutcomeConsentRevoked     ConnectionOutcome = "ConsentRevoked"
+	OutcomeMisconfigured      ConnectionOutcome = "Misconfigured"
+)
+
+// VerifyConnectionResult reports a definitive verdict. Transient failures
+// (throttling, outages) are returned as retryable errors instead, so Temporal
+// retries them and they show up in the workflow history.
+type VerifyConnectionResult struct {
+	Outcome            ConnectionOutcome
+	Code               string // AADSTS or Graph error code for failures
+	Detail             string // sanitized explanation for operators
+	GrantedPermissions []string
+	TokenExpiresAt     time.Time
+}
+
+// VerifyConnection checks a tenant's credentials against the identity
+// platform and Graph and reports the granted permissions.
+func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput) (VerifyConnectionResult, error) {
+	settings, ok := a.Tenants.Tenant(in.TenantKey)
+	if !ok {
+		return VerifyConnectionResult{
+			Outcome: OutcomeMisconfigured,
+			Detail:  fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", in.TenantKey),
+		}, nil
+	}
+	secret := in.SecretOverride
+	if secret == "" {
+		var err error
+		if secret, err = settings.ResolveSecret(); err != nil {
+			return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
+		}
+	}
+	log := a.Log.With(zap.String("tenant", in.TenantKey))
+	v, err := a.Graph.Verify(ctx, Credentials{
+		TenantID:     settings.TenantID,
+		ClientID:     settings.ClientID,
+		ClientSecret: secret,
+		AuthMode:     settings.AuthMode,
+	})
+	if err != nil {
+		var ge *GraphError
+		if !errors.As(err, &ge) {
+			return VerifyConnectionResult{}, err
+		}
+		switch ge.Kind {
+		case KindInvalidCredentials, KindUnauthenticated:
+			log.Info("credential check failed", zap.String("kind", string(ge.Kind)), zap.String("code", ge.Code))
+			return VerifyConnectionResult{Outcome: OutcomeInvalidCredentials, Code: ge.Code, Detail: ge.Message}, nil
+		case KindConsentRevoked:
+			log.Info("admin consent missing", zap.String("code", ge.Code))
+			return VerifyConnectionResult{Outcome: OutcomeConsentRevoked, Code: ge.Code, Detail: ge.Message}, nil
+		default:
+			log.Warn("credential check could not complete", zap.Error(ge))
+			return VerifyConnectionResult{}, ToTemporal(ge)
+		}
+	}
+	granted := append([]string(nil), v.GrantedPermissions...)
+	sort.Strings(granted)
+	log.Info("credentials verified", zap.Strings("granted", granted), zap.Int("probeStatus", v.ProbeStatus))
+	return VerifyConnectionResult{
+		Outcome:            OutcomeVerified,
+		GrantedPermissions: granted,
+		TokenExpiresAt:     v.TokenExpiresAt,
+	}, nil
+}

@@ -1,0 +1,622 @@
+package graphsim
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"io"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Mail: list/get messages (whole mailbox or one folder), list/get mail
+// folders, and sendMail.
+
+const (
+	messagesDefaultPage = 10
+	messagesMaxPage     = 1000
+)
+
+// messageProps is the message property order Graph uses; $select picks from
+// it (case-insensitively) and the response keeps this order. uniqueBody is
+// returned only when selected.
+var messageProps = []string{
+	"createdDateTime", "lastModifiedDateTime", "changeKey", "categories", "receivedDateTime",
+	"sentDateTime", "hasAttachments", "internetMessageId", "subject", "bodyPreview", "importance",
+	"parentFolderId", "conversationId", "conversationIndex", "isDeliveryReceiptRequested",
+	"isReadReceiptRequested", "isRead", "isDraft", "webLink", "inferenceClassification", "body",
+	"uniqueBody", "sender", "from", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "flag",
+}
+
+// bodyProps are withheld from callers holding only Mail.ReadBasic(.All) (S30).
+var bodyProps = map[string]bool{"body": true, "bodyPreview": true, "uniqueBody": true}
+
+// mailboxFor resolves the mailbox owner of a mail request, answering the
+// Outlook-style errors when it cannot. Callers hold s.mu.
+func (s *Server) mailboxFor(g *graphRequest) (*user, bool) {
+	u := g.p.tenant.lookupUser(g.userKey())
+	if u == nil {
+		writeGraphError(g.w, g.r, http.StatusNotFound, "ErrorInvalidUser", fmt.Sprintf("The requested user '%s' is invalid.", g.userKey()))
+		return nil, false
+	}
+	if !g.p.ownsMailbox(u) {
+		errMailDenied(g.w, g.r)
+		return nil, false
+	}
+	if u.mail == "" {
+		writeGraphError(g.w, g.r, http.StatusNotFound, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+		return nil, false
+	}
+	return u, true
+}
+
+// folderFor resolves a folder id or well-known name (S23).
+func folderFor(g *graphRequest, u *user, key string) (*folder, bool) {
+	if f := u.folderByKey(key); f != nil {
+		return f, true
+	}
+	if looksLikeOutlookID(key) {
+		writeGraphError(g.w, g.r, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+	} else {
+		errBadRequest(g.w, g.r, "ErrorInvalidIdMalformed", "Id is malformed.")
+	}
+	return nil, false
+}
+
+// listMessages is GET /users/{id}/messages and
+// /users/{id}/mailFolders/{id}/messages: newest first, default page 10,
+// $top 1-1000 (S16), $skip paging with absolute nextLinks (S15), $select
+// (plus id and @odata.etag), and no bodies for Mail.ReadBasic callers.
+func (s *Server) listMessages(g *graphRequest, folderKey string) {
+	w, r, q := g.w, g.r, g.q
+	if !g.p.canReadMail() {
+		errMailDenied(w, r)
+		return
+	}
+	switch {
+	case q.filter != "", q.search != "", q.expand != "", q.count != "":
+		errNotSimulated(w, r, "$filter, $search, $expand and $count on messages")
+		return
+	case q.orderBy != "" && !isReceivedDesc(q.orderBy):
+		errNotSimulated(w, r, "$orderby other than 'receivedDateTime desc' on messages")
+		return
+	}
+	top := messagesDefaultPage
+	if q.hasTop {
+		if q.top < 1 || q.top > messagesMaxPage {
+			// The code is not documented; the range is (api/user-list-messages.md).
+			errBadRequest(w, r, "ErrorInvalidParameter",
+				fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
+			return
+		}
+		top = q.top
+	}
+	props, bad := canonicalProps(q.selects, messageProps)
+	if bad != "" {
+		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
+		return
+	}
+	bodyType, preferText := preferredBodyType(r)
+
+	s.mu.Lock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	var f *folder
+	if folderKey != "" {
+		if f, ok = folderFor(g, u, folderKey); !ok {
+			s.mu.Unlock()
+			return
+		}
+	}
+	all := u.sortedMessages(f)
+	start := min(q.skip, len(all))
+	end := min(start+top, len(all))
+	page := make([]object, 0, end-start)
+	withBody := g.p.has(permMailBody...)
+	for _, m := range all[start:end] {
+		page = append(page, messageJSON(m, props, withBody, bodyType))
+	}
+	more := end < len(all)
+	s.mu.Unlock()
+
+	ctx := fmt.Sprintf("users('%s')", g.userKey())
+	if f != nil {
+		ctx += fmt.Sprintf("/mailFolders('%s')", folderKey)
+	}
+	body := object{
+		{"@odata.context", contextURL(r, ctx+"/messages"+selectSuffix(props))},
+		{"value", page},
+	}
+	if more {
+		body = append(body, kv{"@odata.nextLink", nextLinkURL(r, [][2]string{{"$skip", fmt.Sprint(end)}})})
+	}
+	if preferText {
+		w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
+	}
+	writeGraphJSON(w, r, http.StatusOK, body)
+}
+
+var orderByReceivedDesc = regexp.MustCompile(`(?i)^\s*receivedDateTime\s+desc\s*$`)
+
+func isReceivedDesc(s string) bool { return orderByReceivedDesc.MatchString(s) }
+
+// preferredBodyType reads Prefer: outlook.body-content-type="text"|"html".
+// Bodies are HTML unless text is asked for.
+func preferredBodyType(r *http.Request) (bodyType string, preferText bool) {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "outlook.body-content-type") &&
+				strings.EqualFold(strings.Trim(strings.TrimSpace(val), `"`), "text") {
+				return "text", true
+			}
+		}
+	}
+	return "html", false
+}
+
+// getMessage is GET /users/{id}/messages/{id} (optionally under a folder).
+func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
+	w, r, q := g.w, g.r, g.q
+	if !g.p.canReadMail() {
+		errMailDenied(w, r)
+		return
+	}
+	if q.expand != "" {
+		errNotSimulated(w, r, "$expand on a message")
+		return
+	}
+	props, bad := canonicalProps(q.selects, messageProps)
+	if bad != "" {
+		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
+		return
+	}
+	bodyType, preferText := preferredBodyType(r)
+	s.mu.Lock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	var f *folder
+	if folderKey != "" {
+		if f, ok = folderFor(g, u, folderKey); !ok {
+			s.mu.Unlock()
+			return
+		}
+	}
+	var found *message
+	for _, m := range u.messages {
+		if m.id == id && (f == nil || m.folder == f) {
+			found = m
+			break
+		}
+	}
+	if found == nil {
+		s.mu.Unlock()
+		if looksLikeOutlookID(id) {
+			writeGraphError(w, r, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+		} else {
+			errBadRequest(w, r, "ErrorInvalidIdMalformed", "Id is malformed.")
+		}
+		return
+	}
+	entity := messageJSON(found, props, g.p.has(permMailBody...), bodyType)
+	s.mu.Unlock()
+	ctx := fmt.Sprintf("users('%s')/messages%s/$entity", g.userKey(), selectSuffix(props))
+	body := append(object{{"@odata.context", contextURL(r, ctx)}}, entity...)
+	if preferText {
+		w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
+	}
+	writeGraphJSON(w, r, http.StatusOK, body)
+}
+
+// messageJSON renders a message; props empty means all default properties.
+func messageJSON(m *message, props []string, withBody bool, bodyType string) object {
+	o := object{
+		{"@odata.etag", `W/"` + m.changeKey() + `"`},
+		{"id", m.id},
+	}
+	sel := map[string]bool{}
+	for _, p := range props {
+		sel[p] = true
+	}
+	for _, p := range messageProps {
+		if len(props) > 0 && !sel[p] {
+			continue
+		}
+		if len(props) == 0 && p == "uniqueBody" {
+			continue
+		}
+		if bodyProps[p] && !withBody {
+			continue
+		}
+		o = append(o, kv{p, messageValue(m, p, bodyType)})
+	}
+	return o
+}
+
+func emailAddressJSON(r recipient) object {
+	return object{{"emailAddress", object{{"name", r.Name}, {"address", r.Address}}}}
+}
+
+func recipientsJSON(rs []recipient) []object {
+	out := make([]object, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, emailAddressJSON(r))
+	}
+	return out
+}
+
+func graphTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func messageValue(m *message, prop, bodyType string) any {
+	switch prop {
+	case "createdDateTime":
+		return graphTime(m.createdAt)
+	case "lastModifiedDateTime":
+		return graphTime(m.modifiedAt)
+	case "changeKey":
+		return m.changeKey()
+	case "categories":
+		if m.categories == nil {
+			return []string{}
+		}
+		return m.categories
+	case "receivedDateTime":
+		return graphTime(m.receivedAt)
+	case "sentDateTime":
+		return graphTime(m.sentAt)
+	case "hasAttachments":
+		return m.hasAttachments
+	case "internetMessageId":
+		return m.internetMsgID
+	case "subject":
+		return m.subject
+	case "bodyPreview":
+		return preview(m.textBody())
+	case "importance":
+		return m.importance
+	case "parentFolderId":
+		if m.folder == nil {
+			return nil
+		}
+		return m.folder.id
+	case "conversationId":
+		return m.conversationID
+	case "conversationIndex":
+		sum := sha256.Sum256([]byte(m.conversationID))
+		return base64.StdEncoding.EncodeToString(sum[:22])
+	case "isDeliveryReceiptRequested":
+		return m.deliveryReceipt
+	case "isReadReceiptRequested":
+		return false
+	case "isRead":
+		return m.isRead
+	case "isDraft":
+		return m.isDraft
+	case "webLink":
+		return "https://outlook.office365.com/owa/?ItemID=" + url.QueryEscape(m.id) + "&exvsurl=1&viewmodel=ReadMessageItem"
+	case "inferenceClassification":
+		return m.inferenceClass
+	case "body", "uniqueBody":
+		if bodyType == "text" {
+			return object{{"contentType", "text"}, {"content", m.textBody()}}
+		}
+		return object{{"contentType", "html"}, {"content", m.htmlBody()}}
+	case "sender", "from":
+		if m.from.Address == "" {
+			return nil
+		}
+		return emailAddressJSON(m.from)
+	case "toRecipients":
+		return recipientsJSON(m.to)
+	case "ccRecipients":
+		return recipientsJSON(m.cc)
+	case "bccRecipients":
+		return recipientsJSON(m.bcc)
+	case "replyTo":
+		return recipientsJSON(m.replyTo)
+	case "flag":
+		return object{{"flagStatus", m.flagStatus}}
+	}
+	return nil
+}
+
+var tagPattern = regexp.MustCompile(`(?s)<[^>]*>`)
+
+func (m *message) textBody() string {
+	if m.bodyType == "html" {
+		return strings.TrimSpace(html.UnescapeString(tagPattern.ReplaceAllString(m.bodyContent, "")))
+	}
+	return m.bodyContent
+}
+
+// htmlBody renders the body the way Exchange converts text to HTML.
+func (m *message) htmlBody() string {
+	if m.bodyType == "html" {
+		return m.bodyContent
+	}
+	esc := strings.ReplaceAll(html.EscapeString(m.bodyContent), "\n", "<br>\r\n")
+	return "<html><head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body>" + esc + "</body></html>"
+}
+
+func preview(text string) string {
+	text = strings.TrimSpace(text)
+	if utf8.RuneCountInString(text) <= 255 {
+		return text
+	}
+	r := []rune(text)
+	return string(r[:255])
+}
+
+// listMailFolders is GET /users/{id}/mailFolders.
+func (s *Server) listMailFolders(g *graphRequest) {
+	w, r := g.w, g.r
+	if !g.p.canReadMail() {
+		errMailDenied(w, r)
+		return
+	}
+	s.mu.Lock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	var value []object
+	for _, f := range u.folders {
+		value = append(value, folderJSON(u, f))
+	}
+	s.mu.Unlock()
+	writeGraphJSON(w, r, http.StatusOK, object{
+		{"@odata.context", contextURL(r, fmt.Sprintf("users('%s')/mailFolders", g.userKey()))},
+		{"value", value},
+	})
+}
+
+// getMailFolder is GET /users/{id}/mailFolders/{id | well-known name}.
+func (s *Server) getMailFolder(g *graphRequest, key string) {
+	w, r := g.w, g.r
+	if !g.p.canReadMail() {
+		errMailDenied(w, r)
+		return
+	}
+	s.mu.Lock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	f, ok := folderFor(g, u, key)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	entity := folderJSON(u, f)
+	s.mu.Unlock()
+	body := append(object{{"@odata.context", contextURL(r, fmt.Sprintf("users('%s')/mailFolders/$entity", g.userKey()))}}, entity...)
+	writeGraphJSON(w, r, http.StatusOK, body)
+}
+
+func folderJSON(u *user, f *folder) object {
+	total, unread := 0, 0
+	for _, m := range u.messages {
+		if m.folder == f {
+			total++
+			if !m.isRead {
+				unread++
+			}
+		}
+	}
+	return object{
+		{"id", f.id},
+		{"displayName", f.display},
+		{"parentFolderId", outlookID("folder", u.id, "msgfolderroot")},
+		{"childFolderCount", 0},
+		{"unreadItemCount", unread},
+		{"totalItemCount", total},
+		{"sizeInBytes", 0},
+		{"isHidden", false},
+	}
+}
+
+// sendMail is POST /users/{id}/sendMail (S24): 202 with an empty body; the
+// message lands in each simulated recipient's inbox and, unless
+// saveToSentItems is false, in the sender's Sent Items. Delivery is
+// immediate, which real Exchange does not promise.
+func (s *Server) sendMail(g *graphRequest) {
+	w, r := g.w, g.r
+	if !g.p.has(permMailSend...) {
+		errMailDenied(w, r)
+		return
+	}
+	raw, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var in outgoing
+	if ct := strings.ToLower(r.Header.Get("Content-Type")); strings.HasPrefix(ct, "text/plain") {
+		if in, ok = parseMIMESend(w, r, raw); !ok {
+			return
+		}
+	} else {
+		body, ok := decodeJSONObject(w, r, raw)
+		if !ok {
+			return
+		}
+		if in, ok = parseJSONSend(w, r, body); !ok {
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sender, ok := s.mailboxFor(g)
+	if !ok {
+		return
+	}
+	if len(in.to)+len(in.cc)+len(in.bcc) == 0 {
+		errBadRequest(w, r, "ErrorInvalidRecipients", "At least one recipient is required, but none were found.")
+		return
+	}
+	for _, rc := range append(append(append([]string(nil), in.to...), in.cc...), in.bcc...) {
+		if _, err := mail.ParseAddress(rc); err != nil || !strings.Contains(rc, "@") {
+			errBadRequest(w, r, "ErrorInvalidRecipients",
+				fmt.Sprintf("At least one recipient isn't valid., Recipient '%s' isn't resolved. All recipients must be resolved before a message can be submitted.", rc))
+			return
+		}
+	}
+	t := g.p.tenant
+	now := time.Now().UTC().Truncate(time.Second)
+	conv := outlookID("conversation", t.id, randomGUID())
+	imid := fmt.Sprintf("<%s@%s>", randomGUID(), hostOf(sender.mail, t.domain))
+	newMessage := func(owner *user, f *folder, isRead bool) *message {
+		t.seq++
+		m := &message{
+			id:             outlookID("message", t.id, owner.id, fmt.Sprint(t.seq), randomGUID()),
+			seq:            t.seq,
+			folder:         f,
+			subject:        in.subject,
+			bodyType:       in.bodyType,
+			bodyContent:    in.body,
+			from:           recipient{Name: sender.displayName, Address: sender.mail},
+			receivedAt:     now,
+			sentAt:         now,
+			createdAt:      now,
+			modifiedAt:     now,
+			isRead:         isRead,
+			importance:     in.importance,
+			conversationID: conv,
+			internetMsgID:  imid,
+			hasAttachments: in.attachments > 0,
+			inferenceClass: "focused",
+			flagStatus:     "notFlagged",
+		}
+		for _, a := range in.to {
+			m.to = append(m.to, t.recipientFor(a))
+		}
+		for _, a := range in.cc {
+			m.cc = append(m.cc, t.recipientFor(a))
+		}
+		if owner == sender {
+			for _, a := range in.bcc {
+				m.bcc = append(m.bcc, t.recipientFor(a))
+			}
+		}
+		owner.messages = append(owner.messages, m)
+		return m
+	}
+	if in.saveToSentItems {
+		newMessage(sender, sender.folderByKey("sentitems"), true)
+	}
+	delivered := map[*user]bool{}
+	for _, addr := range append(append(append([]string(nil), in.to...), in.cc...), in.bcc...) {
+		rcpt := t.userByAddress(addr)
+		if rcpt == nil || rcpt.mail == "" || delivered[rcpt] {
+			continue
+		}
+		delivered[rcpt] = true
+		newMessage(rcpt, rcpt.folderByKey("inbox"), false)
+	}
+	setGraphHeaders(w, r)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// outgoing is a message to send, from JSON or MIME.
+type outgoing struct {
+	subject, body, bodyType, importance string
+	to, cc, bcc                         []string
+	attachments                         int
+	saveToSentItems                     bool
+}
+
+func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any) (outgoing, bool) {
+	out := outgoing{bodyType: "text", importance: "normal"}
+	msg := ciObject(body, "message")
+	if msg == nil {
+		errBadRequest(w, r, "ErrorInvalidParameter", "The value of the parameter 'Message' is empty.")
+		return out, false
+	}
+	save, err := ciBool(body, "saveToSentItems", true)
+	if err != nil {
+		errBadRequest(w, r, "BadRequest", "Invalid value for parameter 'SaveToSentItems'.")
+		return out, false
+	}
+	out.saveToSentItems = save
+	out.subject = ciString(msg, "subject")
+	if b := ciObject(msg, "body"); b != nil {
+		out.body = ciString(b, "content")
+		if strings.EqualFold(ciString(b, "contentType"), "html") {
+			out.bodyType = "html"
+		}
+	}
+	if imp := strings.ToLower(ciString(msg, "importance")); imp != "" {
+		out.importance = imp
+	}
+	addrs := func(key string) []string {
+		var list []string
+		for _, item := range ciArray(msg, key) {
+			o, _ := item.(map[string]any)
+			if o == nil {
+				continue
+			}
+			if ea := ciObject(o, "emailAddress"); ea != nil {
+				list = append(list, strings.TrimSpace(ciString(ea, "address")))
+			}
+		}
+		return list
+	}
+	out.to, out.cc, out.bcc = addrs("toRecipients"), addrs("ccRecipients"), addrs("bccRecipients")
+	out.attachments = len(ciArray(msg, "attachments"))
+	return out, true
+}
+
+// parseMIMESend handles the MIME form of sendMail: a base64-encoded MIME
+// message sent as text/plain.
+func parseMIMESend(w http.ResponseWriter, r *http.Request, raw []byte) (outgoing, bool) {
+	out := outgoing{bodyType: "text", importance: "normal", saveToSentItems: true}
+	clean := strings.Join(strings.Fields(string(raw)), "")
+	dec, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil {
+		errBadRequest(w, r, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+		return out, false
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(string(dec)))
+	if err != nil {
+		errBadRequest(w, r, "ErrorMimeContentInvalid", "The MIME content is not valid.")
+		return out, false
+	}
+	out.subject = msg.Header.Get("Subject")
+	if dec, err := new(mime.WordDecoder).DecodeHeader(out.subject); err == nil {
+		out.subject = dec
+	}
+	list := func(h string) []string {
+		as, err := msg.Header.AddressList(h)
+		if err != nil {
+			return nil
+		}
+		var outl []string
+		for _, a := range as {
+			outl = append(outl, a.Address)
+		}
+		return outl
+	}
+	out.to, out.cc, out.bcc = list("To"), list("Cc"), list("Bcc")
+	b, err := io.ReadAll(io.LimitReader(msg.Body, maxRequestBody))
+	if err != nil {
+		errBadRequest(w, r, "ErrorMimeContentInvalid", "The MIME content is not valid.")
+		return out, false
+	}
+	out.body = string(b)
+	return out, true
+}

@@ -1,0 +1,334 @@
+package graphsim
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// TenantSeed describes one tenant's whole state. SeedTenant replaces the
+// tenant wholesale, so a test can start from a known world.
+type TenantSeed struct {
+	TenantID    string     `json:"tenantId"` // GUID
+	DisplayName string     `json:"displayName"`
+	Domain      string     `json:"domain"` // e.g. "contoso.example"
+	Apps        []AppSeed  `json:"apps"`
+	Users       []UserSeed `json:"users"`
+}
+
+// AppSeed is an app registration with its service principal in the tenant.
+type AppSeed struct {
+	ClientID     string       `json:"clientId"`
+	DisplayName  string       `json:"displayName"`
+	Secrets      []SecretSeed `json:"secrets"`
+	GrantedRoles []string     `json:"grantedRoles"` // application permissions with admin consent, e.g. "User.Read.All"
+}
+
+// SecretSeed is a client secret; a zero ExpiresAt never expires.
+type SecretSeed struct {
+	Value     string    `json:"value"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// UserSeed is a directory user with a mailbox.
+type UserSeed struct {
+	ID                string        `json:"id"`
+	DisplayName       string        `json:"displayName"`
+	GivenName         string        `json:"givenName"`
+	Surname           string        `json:"surname"`
+	Mail              string        `json:"mail"` // empty: the user has no mailbox
+	UserPrincipalName string        `json:"userPrincipalName"`
+	JobTitle          string        `json:"jobTitle"`
+	Department        string        `json:"department"`
+	ManagerID         string        `json:"managerId"`
+	Messages          []MessageSeed `json:"messages"` // seeded into the inbox unless Folder says otherwise
+}
+
+// MessageSeed is a message already in a mailbox when the tenant is seeded.
+type MessageSeed struct {
+	ID         string    `json:"id"` // optional; derived deterministically when empty
+	Subject    string    `json:"subject"`
+	BodyText   string    `json:"bodyText"`
+	From       string    `json:"from"` // address
+	To         []string  `json:"to"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	IsRead     bool      `json:"isRead"`
+	Importance string    `json:"importance"` // low|normal|high, default normal
+	Folder     string    `json:"folder"`     // well-known folder name, default "inbox"
+}
+
+// DemoCredentials are the client-credentials inputs for the demo tenant's app.
+type DemoCredentials struct {
+	TenantID     string `json:"tenantId"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// tenantIDPattern is what azidentity accepts as a tenant ID
+// (validTenantID): letters, digits, '.' and '-'.
+var tenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
+
+// buildTenant validates a seed and turns it into simulator state. It is
+// deterministic: the same seed yields the same IDs.
+func buildTenant(ts TenantSeed) (*tenant, error) {
+	if !tenantIDPattern.MatchString(ts.TenantID) {
+		return nil, fmt.Errorf("graphsim: tenant ID %q must be non-empty and use only letters, digits, '.' and '-'", ts.TenantID)
+	}
+	t := &tenant{
+		id:          ts.TenantID,
+		displayName: ts.DisplayName,
+		domain:      strings.ToLower(ts.Domain),
+		apps:        map[string]*app{},
+	}
+	if t.displayName == "" {
+		t.displayName = ts.TenantID
+	}
+	for _, as := range ts.Apps {
+		if as.ClientID == "" {
+			return nil, errors.New("graphsim: app seed without ClientID")
+		}
+		key := strings.ToLower(as.ClientID)
+		if _, dup := t.apps[key]; dup {
+			return nil, fmt.Errorf("graphsim: duplicate app %q", as.ClientID)
+		}
+		a := &app{
+			clientID:    as.ClientID,
+			displayName: as.DisplayName,
+			spID:        deterministicGUID("sp", ts.TenantID, key),
+			roles:       append([]string(nil), as.GrantedRoles...),
+		}
+		if a.displayName == "" {
+			a.displayName = as.ClientID
+		}
+		for _, s := range as.Secrets {
+			if s.Value == "" {
+				return nil, fmt.Errorf("graphsim: app %q has an empty secret", as.ClientID)
+			}
+			a.secrets = append(a.secrets, &secret{value: s.Value, expiresAt: s.ExpiresAt})
+		}
+		t.apps[key] = a
+	}
+	seen := map[string]bool{}
+	for _, us := range ts.Users {
+		if us.ID == "" {
+			return nil, errors.New("graphsim: user seed without ID")
+		}
+		if strings.Contains(us.ID, "/") {
+			return nil, fmt.Errorf("graphsim: user ID %q must not contain '/'", us.ID)
+		}
+		for _, k := range []string{us.ID, us.UserPrincipalName} {
+			if k == "" {
+				continue
+			}
+			if seen[strings.ToLower(k)] {
+				return nil, fmt.Errorf("graphsim: duplicate user id or userPrincipalName %q", k)
+			}
+			seen[strings.ToLower(k)] = true
+		}
+		u := &user{
+			id: us.ID, displayName: us.DisplayName, givenName: us.GivenName, surname: us.Surname,
+			mail: us.Mail, upn: us.UserPrincipalName, jobTitle: us.JobTitle, department: us.Department,
+			managerID: us.ManagerID,
+		}
+		for _, wk := range wellKnownFolders {
+			u.folders = append(u.folders, &folder{id: outlookID("folder", ts.TenantID, us.ID, wk.name), wellKnown: wk.name, display: wk.display})
+		}
+		t.users = append(t.users, u)
+	}
+	t.reindex()
+	for _, u := range t.users {
+		if u.managerID != "" && t.lookupUser(u.managerID) == nil {
+			return nil, fmt.Errorf("graphsim: user %q has unknown manager %q", u.id, u.managerID)
+		}
+	}
+	// Messages are added after all users exist so senders resolve to names.
+	for _, us := range ts.Users {
+		u := t.lookupUser(us.ID)
+		for i, ms := range us.Messages {
+			fname := ms.Folder
+			if fname == "" {
+				fname = "inbox"
+			}
+			f := u.folderByKey(fname)
+			if f == nil {
+				return nil, fmt.Errorf("graphsim: user %q message %d: unknown folder %q", us.ID, i, ms.Folder)
+			}
+			id := ms.ID
+			if id == "" {
+				id = outlookID("message", ts.TenantID, us.ID, fmt.Sprint(i))
+			}
+			imp := strings.ToLower(ms.Importance)
+			if imp == "" {
+				imp = "normal"
+			}
+			received := ms.ReceivedAt.UTC().Truncate(time.Second)
+			t.seq++
+			m := &message{
+				id:             id,
+				seq:            t.seq,
+				folder:         f,
+				subject:        ms.Subject,
+				bodyType:       "text",
+				bodyContent:    ms.BodyText,
+				from:           t.recipientFor(ms.From),
+				receivedAt:     received,
+				sentAt:         received.Add(-2 * time.Second),
+				createdAt:      received,
+				modifiedAt:     received,
+				isRead:         ms.IsRead,
+				importance:     imp,
+				conversationID: outlookID("conversation", ts.TenantID, us.ID, fmt.Sprint(i)),
+				internetMsgID:  fmt.Sprintf("<%s@%s>", deterministicGUID("imid", ts.TenantID, us.ID, fmt.Sprint(i)), hostOf(ms.From, t.domain)),
+				inferenceClass: "focused",
+				flagStatus:     "notFlagged",
+			}
+			for _, to := range ms.To {
+				m.to = append(m.to, t.recipientFor(to))
+			}
+			u.messages = append(u.messages, m)
+		}
+	}
+	return t, nil
+}
+
+// recipientFor names an address the way Exchange does: the directory display
+// name for tenant users, otherwise the address itself.
+func (t *tenant) recipientFor(addr string) recipient {
+	if u := t.userByAddress(addr); u != nil {
+		return recipient{Name: u.displayName, Address: addr}
+	}
+	return recipient{Name: addr, Address: addr}
+}
+
+func hostOf(addr, fallback string) string {
+	if i := strings.LastIndex(addr, "@"); i >= 0 && i < len(addr)-1 {
+		return strings.ToLower(addr[i+1:])
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return "graphsim.example"
+}
+
+// DemoTenant returns the deterministic demo tenant: 36 users in a four-level
+// management chain, 3-8 inbox messages each, and one app holding
+// User.Read.All, Mail.ReadBasic.All and Mail.Send. Every ID, name, date and
+// the client secret are derived from fixed inputs, so two calls (or two
+// processes) agree exactly.
+func DemoTenant() (TenantSeed, DemoCredentials) {
+	const domain = "contoso.example"
+	tenantID := deterministicGUID("demo", "tenant")
+	clientID := deterministicGUID("demo", "app", "outlookflow")
+	creds := DemoCredentials{TenantID: tenantID, ClientID: clientID, ClientSecret: demoSecret()}
+
+	type person struct{ given, sur, title, dept string }
+	// 1 CEO, 5 VPs, 10 managers (two per VP), 20 individual contributors
+	// (two per manager): 36 people.
+	ceo := person{"Megan", "Bowen", "Chief Executive Officer", "Executive"}
+	vps := []person{
+		{"Adele", "Vance", "VP Sales", "Sales"},
+		{"Alex", "Wilber", "VP Engineering", "Engineering"},
+		{"Diego", "Siciliani", "VP Finance", "Finance"},
+		{"Grady", "Archie", "VP Operations", "Operations"},
+		{"Isaiah", "Langer", "VP Marketing", "Marketing"},
+	}
+	managers := []person{
+		{"Johanna", "Lorenz", "Sales Manager", "Sales"},
+		{"Joni", "Sherman", "Account Manager", "Sales"},
+		{"Lee", "Gu", "Engineering Manager", "Engineering"},
+		{"Lidia", "Holloway", "Engineering Manager", "Engineering"},
+		{"Lynne", "Robbins", "Controller", "Finance"},
+		{"Miriam", "Graham", "Treasury Manager", "Finance"},
+		{"Nestor", "Wilke", "Operations Manager", "Operations"},
+		{"Patti", "Fernandez", "Facilities Manager", "Operations"},
+		{"Pradeep", "Gupta", "Marketing Manager", "Marketing"},
+		{"Henrietta", "Mueller", "Brand Manager", "Marketing"},
+	}
+	icGiven := []string{"Allan", "Bianca", "Cameron", "Debra", "Enrico", "Fatima", "Gabriel", "Hana", "Ivan", "Jasmine",
+		"Kenji", "Laura", "Mateo", "Nadia", "Oscar", "Priya", "Quentin", "Rosa", "Samir", "Tanya"}
+	icSur := []string{"Deyoung", "Pagano", "Ortiz", "Berger", "Rossi", "Haddad", "Moreau", "Sato", "Petrov", "Khan",
+		"Tanaka", "Meyer", "Silva", "Novak", "Lindqvist", "Raman", "Dubois", "Alvarez", "Nasser", "Kowalski"}
+	icTitles := map[string]string{"Sales": "Sales Representative", "Engineering": "Software Engineer", "Finance": "Financial Analyst",
+		"Operations": "Operations Specialist", "Marketing": "Marketing Specialist"}
+
+	var people []UserSeed
+	add := func(p person, manager string) string {
+		nick := strings.ToLower(p.given + "." + p.sur)
+		id := deterministicGUID("demo", "user", nick)
+		people = append(people, UserSeed{
+			ID: id, DisplayName: p.given + " " + p.sur, GivenName: p.given, Surname: p.sur,
+			Mail: nick + "@" + domain, UserPrincipalName: nick + "@" + domain,
+			JobTitle: p.title, Department: p.dept, ManagerID: manager,
+		})
+		return id
+	}
+	ceoID := add(ceo, "")
+	var managerIDs []string
+	for i, vp := range vps {
+		vpID := add(vp, ceoID)
+		for j := 0; j < 2; j++ {
+			managerIDs = append(managerIDs, add(managers[2*i+j], vpID))
+		}
+	}
+	for i := 0; i < 20; i++ {
+		mgr := managers[i/2]
+		add(person{icGiven[i], icSur[i], icTitles[mgr.dept], mgr.dept}, managerIDs[i/2])
+	}
+
+	subjects := []string{
+		"Quarterly planning: draft agenda", "Re: Customer escalation follow-up", "Expense report approved",
+		"Lunch on Thursday?", "Action required: review the Q3 forecast", "Team offsite logistics",
+		"FW: Contract renewal terms", "Build pipeline is green again", "Welcome our new team member",
+		"Reminder: security training due Friday", "Notes from today's standup", "Invoice 4471 from Fabrikam",
+		"Re: Design review feedback", "Holiday schedule", "Please sign: updated NDA", "Weekly metrics digest",
+	}
+	base := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
+	for i := range people {
+		n := 3 + i%6 // 3..8 messages
+		for k := 0; k < n; k++ {
+			sender := people[(i*7+k*5+1)%len(people)]
+			if sender.ID == people[i].ID {
+				sender = people[(i+1)%len(people)]
+			}
+			subj := subjects[(i*3+k)%len(subjects)]
+			imp := "normal"
+			if (i+k)%7 == 0 {
+				imp = "high"
+			}
+			people[i].Messages = append(people[i].Messages, MessageSeed{
+				Subject:    subj,
+				BodyText:   fmt.Sprintf("Hi %s,\n\n%s - details inside.\n\nThanks,\n%s", people[i].GivenName, subj, sender.GivenName),
+				From:       sender.Mail,
+				To:         []string{people[i].Mail},
+				ReceivedAt: base.Add(time.Duration(i*53+k*197) * time.Minute),
+				IsRead:     k%3 == 0,
+				Importance: imp,
+			})
+		}
+	}
+	seed := TenantSeed{
+		TenantID:    tenantID,
+		DisplayName: "Contoso (simulated)",
+		Domain:      domain,
+		Apps: []AppSeed{{
+			ClientID:     clientID,
+			DisplayName:  "outlookflow demo",
+			Secrets:      []SecretSeed{{Value: creds.ClientSecret}},
+			GrantedRoles: []string{"User.Read.All", "Mail.ReadBasic.All", "Mail.Send"},
+		}},
+		Users: people,
+	}
+	return seed, creds
+}
+
+// demoSecret derives the demo app's client secret. It is computed rather than
+// written out, so no string that looks like a real credential is committed;
+// the "~" mimics the shape of Entra-generated secrets.
+func demoSecret() string {
+	sum := sha256.Sum256([]byte("outlookflow graphsim demo tenant client secret v1"))
+	return "sim" + "~" + base64.RawURLEncoding.EncodeToString(sum[:24])
+}

@@ -1,0 +1,244 @@
+package graphsim
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The simulator's world: tenants hold app registrations (with secrets,
+// granted application roles and an admin-consent switch) and users, each with
+// a mailbox of well-known folders. Everything is guarded by Server.mu.
+
+type tenant struct {
+	id          string // as seeded (GUID)
+	displayName string
+	domain      string
+	apps        map[string]*app // key: lower-case client ID
+	users       []*user         // sorted by id: the stable order of GET /users
+	byKey       map[string]*user
+	seq         int // per-tenant counter for generated message IDs
+}
+
+type app struct {
+	clientID    string
+	displayName string
+	spID        string // service principal object ID: the token's oid
+	secrets     []*secret
+	roles       []string
+	// consentRevoked is the admin-consent switch; consentGen counts
+	// revocations so tokens issued before the latest one can be refused with
+	// a CAE challenge even after consent is restored.
+	consentRevoked bool
+	consentGen     int
+	revokedAt      time.Time
+}
+
+type secret struct {
+	value     string
+	expiresAt time.Time // zero: never
+}
+
+type user struct {
+	id, displayName, givenName, surname, mail, upn, jobTitle, department, managerID string
+
+	folders  []*folder
+	messages []*message
+}
+
+type folder struct {
+	id        string
+	wellKnown string // lower-case well-known name
+	display   string
+}
+
+type recipient struct {
+	Name    string
+	Address string
+}
+
+type message struct {
+	id              string
+	seq             int // creation order within the tenant; breaks receivedDateTime ties
+	folder          *folder
+	subject         string
+	bodyType        string // "text" or "html"
+	bodyContent     string
+	from            recipient
+	to, cc, bcc     []recipient
+	receivedAt      time.Time
+	sentAt          time.Time
+	createdAt       time.Time
+	modifiedAt      time.Time
+	isRead          bool
+	isDraft         bool
+	importance      string
+	conversationID  string
+	internetMsgID   string
+	hasAttachments  bool
+	changeVersion   int
+	categories      []string
+	inferenceClass  string
+	flagStatus      string
+	replyTo         []recipient
+	deliveryReceipt bool
+}
+
+// Message is a mailbox item as Mailbox returns it for test assertions.
+type Message struct {
+	ID         string
+	Subject    string
+	From       string // address
+	To         []string
+	Cc         []string
+	ReceivedAt time.Time
+	IsRead     bool
+	BodyText   string
+	Folder     string // well-known folder name, e.g. "inbox"
+	Importance string
+}
+
+// wellKnownFolders are the folders every simulated mailbox has, in the order
+// GET mailFolders lists them.
+var wellKnownFolders = []struct{ name, display string }{
+	{"inbox", "Inbox"},
+	{"drafts", "Drafts"},
+	{"sentitems", "Sent Items"},
+	{"deleteditems", "Deleted Items"},
+	{"junkemail", "Junk Email"},
+	{"archive", "Archive"},
+	{"outbox", "Outbox"},
+}
+
+func (u *user) folderByKey(key string) *folder {
+	for _, f := range u.folders {
+		if strings.EqualFold(f.wellKnown, key) || f.id == key {
+			return f
+		}
+	}
+	return nil
+}
+
+func (t *tenant) lookupUser(key string) *user {
+	return t.byKey[strings.ToLower(key)]
+}
+
+// userByAddress resolves an SMTP address to a simulated mailbox owner.
+func (t *tenant) userByAddress(addr string) *user {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	if addr == "" {
+		return nil
+	}
+	for _, u := range t.users {
+		if strings.EqualFold(u.mail, addr) || strings.EqualFold(u.upn, addr) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (t *tenant) reindex() {
+	sort.Slice(t.users, func(i, j int) bool { return t.users[i].id < t.users[j].id })
+	t.byKey = make(map[string]*user, 2*len(t.users))
+	for _, u := range t.users {
+		t.byKey[strings.ToLower(u.id)] = u
+		if u.upn != "" {
+			t.byKey[strings.ToLower(u.upn)] = u
+		}
+	}
+}
+
+func (a *app) hasSecret(value string) (*secret, bool) {
+	for _, s := range a.secrets {
+		if s.value == value {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// sortedMessages returns a folder's (or, with f nil, the mailbox's) messages
+// newest first, the order Outlook lists them in.
+func (u *user) sortedMessages(f *folder) []*message {
+	out := make([]*message, 0, len(u.messages))
+	for _, m := range u.messages {
+		if f == nil || m.folder == f {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].receivedAt.Equal(out[j].receivedAt) {
+			return out[i].receivedAt.After(out[j].receivedAt)
+		}
+		return out[i].seq > out[j].seq
+	})
+	return out
+}
+
+func (m *message) toPublic() Message {
+	pm := Message{
+		ID:         m.id,
+		Subject:    m.subject,
+		From:       m.from.Address,
+		ReceivedAt: m.receivedAt,
+		IsRead:     m.isRead,
+		BodyText:   m.textBody(),
+		Importance: m.importance,
+	}
+	if m.folder != nil {
+		pm.Folder = m.folder.wellKnown
+	}
+	for _, r := range m.to {
+		pm.To = append(pm.To, r.Address)
+	}
+	for _, r := range m.cc {
+		pm.Cc = append(pm.Cc, r.Address)
+	}
+	return pm
+}
+
+// changeKey is Outlook's per-version item key; @odata.etag is derived from it.
+func (m *message) changeKey() string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", m.id, m.changeVersion)))
+	return "CQAAABYAAAD" + base64.StdEncoding.EncodeToString(sum[:12])
+}
+
+// deterministicGUID derives a GUID-formatted ID from a name, so seeded
+// tenants get the same IDs on every run (UUIDv5-style, SHA-1 based).
+func deterministicGUID(parts ...string) string {
+	h := sha1.Sum([]byte("graphsim\x00" + strings.Join(parts, "\x00")))
+	b := h[:16]
+	b[6] = (b[6] & 0x0f) | 0x50
+	b[8] = (b[8] & 0x3f) | 0x80
+	x := hex.EncodeToString(b)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+func randomGUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return deterministicGUID(time.Now().String())
+	}
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	x := hex.EncodeToString(b[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// outlookID builds an ID shaped like Exchange's (base64 that starts with
+// "AAMkA"), using the URL-safe alphabet so it can sit in a path segment.
+func outlookID(kind string, parts ...string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + strings.Join(parts, "\x00")))
+	body := base64.URLEncoding.EncodeToString(append(sum[:], sum[:9]...))
+	return "AAMkA" + body[:len(body)-1] + "="
+}
+
+func looksLikeOutlookID(s string) bool {
+	return strings.HasPrefix(s, "AAMkA") && len(s) > 20
+}

@@ -1,0 +1,223 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/outlookflow/outlookflow/graphsim"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+)
+
+var allRoles = []string{"Mail.ReadBasic.All", "Mail.Send", "User.Read.All"}
+
+func TestTenantConnectsThroughRealSDKAndReportsGrantedPermissions(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail", "mail-send"}, time.Hour)
+	h.connect()
+	v := h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Verifications > 0 })
+	if v.Status != tenant.StatusConnected {
+		t.Fatalf("status = %s (code %q, detail %q), want Connected", v.Status, v.Code, v.Detail)
+	}
+	if !slices.Equal(v.Granted, allRoles) {
+		t.Fatalf("granted = %v, want %v (read from the token's roles)", v.Granted, allRoles)
+	}
+	if !slices.Equal(v.Required, []string{"Mail.ReadBasic.All", "Mail.Send", "User.Read.All"}) || len(v.Missing) != 0 {
+		t.Fatalf("required %v missing %v", v.Required, v.Missing)
+	}
+	// The check really went through the identity platform and Graph.
+	var sawToken, sawUsers bool
+	for _, r := range h.sim.Requests() {
+		sawToken = sawToken || (r.Method == "POST" && strings.HasSuffix(r.Path, "/oauth2/v2.0/token") && r.Status == 200)
+		sawUsers = sawUsers || (r.Method == "GET" && strings.HasPrefix(r.Path, "/v1.0/users") && r.Status == 200)
+	}
+	if !sawToken || !sawUsers {
+		t.Fatalf("simulator saw token request %v, Graph users request %v; want both", sawToken, sawUsers)
+	}
+	// Operators can filter on the search attributes in the Web UI.
+	query := fmt.Sprintf("%s = %q AND %s = %q", tenant.SearchAttrTenant.GetName(), testTenantKey, tenant.SearchAttrStatus.GetName(), "Connected")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := h.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			t.Fatalf("visibility query %q: %v", query, err)
+		}
+		found := false
+		for _, e := range resp.Executions {
+			found = found || e.Execution.WorkflowId == tenant.WorkflowID(testTenantKey)
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visibility query %q did not find the tenant workflow", query)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func TestWrongSecretIsInvalidCredentialsWithAADSTSCode(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
+	writeFile(t, h.cfg.Tenants[0].Secret.File, "definitely-not-the-secret")
+	h.connect()
+	v := h.waitFor("first verification", time.Minute, func(v tenant.StatusView) bool { return v.Verifications > 0 })
+	if v.Status != tenant.StatusInvalidCredentials || v.Code != "AADSTS7000215" {
+		t.Fatalf("status %s code %q detail %q, want InvalidCredentials AADSTS7000215", v.Status, v.Code, v.Detail)
+	}
+}
+
+func TestMissingPermissionIsNamed(t *testing.T) {
+	h := newHarness(t, []string{"User.Read.All"}, []string{"directory", "mail"}, time.Hour)
+	h.connect()
+	v := h.waitFor("first verification", time.Minute, func(v tenant.StatusView) bool { return v.Verifications > 0 })
+	if v.Status != tenant.StatusMissingPermissions || !slices.Equal(v.Missing, []string{"Mail.ReadBasic.All"}) {
+		t.Fatalf("status %s missing %v, want MissingPermissions [Mail.ReadBasic.All]", v.Status, v.Missing)
+	}
+	// Granting it and re-verifying on demand clears the gap.
+	if err := h.sim.SetGrantedRoles(h.tenant.TenantID, h.clientID(), []string{"User.Read.All", "Mail.ReadBasic.All"}); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.update(tenant.UpdateVerifyNow, tenant.VerifyNowRequest{}); v.Status != tenant.StatusConnected {
+		t.Fatalf("after granting and verify-now: %s missing %v", v.Status, v.Missing)
+	}
+}
+
+func TestConsentRevokedWithinOneIntervalThenConnectedAfterRestore(t *testing.T) {
+	const interval = 3 * time.Second
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, interval)
+	h.connect()
+	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
+
+	if err := h.sim.RevokeConsent(h.tenant.TenantID, h.clientID()); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := time.Now()
+	v := h.waitFor("ConsentRevoked", 2*interval+20*time.Second, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConsentRevoked })
+	if v.Code != "AADSTS65001" {
+		t.Fatalf("ConsentRevoked carries code %q, want AADSTS65001", v.Code)
+	}
+	t.Logf("ConsentRevoked seen %s after revocation (interval %s)", time.Since(revokedAt).Round(100*time.Millisecond), interval)
+
+	if err := h.sim.RestoreConsent(h.tenant.TenantID, h.clientID()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("Connected after restore", 2*interval+20*time.Second, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
+}
+
+func TestThrottledVerifyIsRetriedFromRetryAfterAndSucceeds(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
+	// Five 429s: kiota's retry handler absorbs three retries inside the
+	// first attempt (4 requests), the activity fails Throttled with
+	// NextRetryDelay from Retry-After, and Temporal's second attempt succeeds.
+	h.sim.InjectFault(graphsim.Fault{Method: "GET", Path: "/v1.0/users", Status: 429, RetryAfter: 1, Count: 5})
+	run := h.connect()
+	v := h.waitFor("first verification", 2*time.Minute, func(v tenant.StatusView) bool { return v.Verifications > 0 })
+	if v.Status != tenant.StatusConnected {
+		t.Fatalf("status %s code %q detail %q, want Connected once the burst is absorbed", v.Status, v.Code, v.Detail)
+	}
+	throttled := 0
+	for _, r := range h.sim.Requests() {
+		if r.Status == 429 {
+			throttled++
+		}
+	}
+	if throttled != 5 {
+		t.Fatalf("simulator answered %d requests with 429, want the whole burst of 5", throttled)
+	}
+	// The retry is visible in history: the activity's started event records
+	// attempt 2 and the Throttled failure of attempt 1.
+	var started *historypb.ActivityTaskStartedEventAttributes
+	iter := h.client.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && started == nil {
+			started = a
+		}
+	}
+	if started == nil || started.Attempt != 2 {
+		t.Fatalf("activity started event %+v, want attempt 2", started)
+	}
+	if got := started.GetLastFailure().GetApplicationFailureInfo().GetType(); got != "Throttled" {
+		t.Fatalf("last failure type %q, want Throttled", got)
+	}
+}
+
+// TestHistoryHoldsNoPlaintextSecretsOrDisplayName reads the raw history of a
+// tenant workflow from the server — across a credential rotation that sends a
+// secret through an update — and finds neither secret nor display name.
+func TestHistoryHoldsNoPlaintextSecretsOrDisplayName(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
+	run := h.connect()
+	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
+
+	rotated := "sim~rotated-" + randomHex(t, 16)
+	if err := h.sim.AddSecret(h.tenant.TenantID, h.clientID(), rotated, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{NewSecret: rotated}); v.Status != tenant.StatusConnected || v.DisplayName != testDisplayName {
+		t.Fatalf("after rotation: %+v", v)
+	}
+	if v := h.update(tenant.UpdatePause, tenant.PauseRequest{Reason: "checking history"}); v.Status != tenant.StatusPaused {
+		t.Fatalf("pause: %s", v.Status)
+	}
+
+	var raw bytes.Buffer
+	events := 0
+	iter := h.client.GetWorkflowHistory(context.Background(), run.GetID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Write(b)
+		events++
+	}
+	if events < 10 {
+		t.Fatalf("history has only %d events; the scan would prove nothing", events)
+	}
+	for name, plain := range map[string]string{
+		"configured client secret": h.secret,
+		"rotated client secret":    rotated,
+		"tenant display name":      testDisplayName,
+	} {
+		if bytes.Contains(raw.Bytes(), []byte(plain)) {
+			t.Errorf("raw history contains the %s in plaintext", name)
+		}
+	}
+	// The scan can fail: the tenant key is deliberately plaintext (search
+	// attribute and workflow ID), so it must be found.
+	if !bytes.Contains(raw.Bytes(), []byte(testTenantKey)) {
+		t.Fatalf("raw history lacks the tenant key; the scan is not reading the history")
+	}
+}
+
+func TestPauseAndResumeThroughUpdates(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
+	h.connect()
+	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
+	if v := h.update(tenant.UpdatePause, tenant.PauseRequest{Reason: "maintenance"}); v.Status != tenant.StatusPaused || v.PauseReason != "maintenance" {
+		t.Fatalf("pause answered %+v", v)
+	}
+	before := len(h.sim.Requests())
+	v := h.update(tenant.UpdateResume, tenant.ResumeRequest{})
+	if v.Status != tenant.StatusConnected || v.Verifications != 2 {
+		t.Fatalf("resume answered %s after %d verifications, want Connected after 2", v.Status, v.Verifications)
+	}
+	if len(h.sim.Requests()) == before {
+		t.Fatal("resume did not re-verify against the simulator")
+	}
+}

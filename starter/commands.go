@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/internal/logging"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+)
+
+// cli holds what every subcommand needs; built lazily so `--help` and usage
+// errors work without a config or a server.
+type cli struct {
+	ctx        context.Context
+	configPath string
+	environ    []string
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+
+	cfg      *config.Config
+	temporal client.Client
+}
+
+// Run executes the starter with args and returns the process exit code. It
+// never calls os.Exit, so tests drive it directly.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	c := &cli{ctx: ctx, environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer c.close()
+	root := c.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "starter:", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "starter:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintln(stderr, "Run 'starter --help' for usage.")
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// isCobraUsage recognises cobra's own flag and argument errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cli) close() {
+	if c.temporal != nil {
+		c.temporal.Close()
+	}
+}
+
+func (c *cli) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "starter",
+		Short:         "Operate outlookflow: connect tenants, show their status, pause and resume them",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultConfig := lookup(c.environ, "OUTLOOKFLOW_CONFIG")
+	root.PersistentFlags().StringVar(&c.configPath, "config", defaultConfig, "configuration file (default $OUTLOOKFLOW_CONFIG)")
+	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand())
+	return root
+}
+
+// load reads the configuration and connects to Temporal.
+func (c *cli) load() error {
+	if c.temporal != nil {
+		return nil
+	}
+	cfg, err := config.Load(c.configPath, c.environ)
+	if err != nil {
+		return err
+	}
+	c.cfg = cfg
+	// The starter logs only warnings: its output is for people and scripts.
+	log, err := logging.New("warn", "console", c.stderr)
+	if err != nil {
+		return err
+	}
+	tc, err := app.DialTemporal(c.ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	c.temporal = tc
+	return nil
+}
+
+func (c *cli) tenantConfig(key string) (config.Tenant, error) {
+	for _, t := range c.cfg.Tenants {
+		if t.Key == key {
+			return t, nil
+		}
+	}
+	known := make([]string, 0, len(c.cfg.Tenants))
+	for _, t := range c.cfg.Tenants {
+		known = append(known, t.Key)
+	}
+	return config.Tenant{}, errorf(exitNotFound, "tenant %q is not configured (configured: %s); add it under tenants: in the config file", key, strings.Join(known, ", "))
+}
+
+func requireTenant(cmd *cobra.Command, key string) error {
+	if key == "" {
+		return usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
+	}
+	return nil
+}
+
+func (c *cli) connectCommand() *cobra.Command {
+	var key string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "connect --tenant KEY",
+		Short: "Start (or find) the tenant's connection workflow and wait for its first verification",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireTenant(cmd, key); err != nil {
+				return err
+			}
+			if err := c.load(); err != nil {
+				return err
+			}
+			t, err := c.tenantConfig(key)
+			if err != nil {
+				return err
+			}
+			run, err := c.temporal.ExecuteWorkflow(c.ctx, client.StartWorkflowOptions{
+				ID:                       tenant.WorkflowID(key),
+				TaskQueue:                c.cfg.Temporal.TaskQueue,
+				WorkflowIDConflictPolicy: enumsUseExisting,
+				TypedSearchAttributes:    initialSearchAttributes(key),
+			}, tenant.WorkflowName, app.TenantInput(t))
+			if err != nil {
+				return fmt.Errorf("starting the connection workflow for %q: %w", key, err)
+			}
+			fmt.Fprintf(c.stdout, "Connection workflow %s (run %s) for tenant %q.\n", run.GetID(), run.GetRunID(), key)
+			view, err := c.waitVerified(key, wait)
+			if err != nil {
+				return err
+			}
+			return c.printViews([]tenant.StatusView{view})
+		},
+	}
+	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the first verification")
+	return cmd
+}
+
+// waitVerified polls the status query until the first check has finished.
+func (c *cli) waitVerified(key string, wait time.Duration) (tenant.StatusView, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		view, err := c.queryStatus(key)
+		if err == nil && view.Verifications > 0 {
+			return view, nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return view, fmt.Errorf("no status from tenant %q after %s: %w; is the worker running?", key, wait, err)
+			}
+			return view, errorf(exitNotConnected, "tenant %q still %s after %s; is the worker running on task queue %q?", key, view.Status, wait, c.cfg.Temporal.TaskQueue)
+		}
+		select {
+		case <-c.ctx.Done():
+			return view, c.ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
+	var view tenant.StatusView
+	resp, err := c.temporal.QueryWorkflow(c.ctx, tenant.WorkflowID(key), "", tenant.QueryStatus)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return view, errorf(exitNotFound, "tenant %q has no connection workflow; run 'starter connect --tenant %s'", key, key)
+		}
+		return view, fmt.Errorf("querying tenant %q: %w", key, err)
+	}
+	return view, resp.Get(&view)
+}
+
+func (c *cli) statusCommand() *cobra.Command {
+	var key string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--tenant KEY]",
+		Short: "Show the connection status of one tenant or of every configured tenant",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.load(); err != nil {
+				return err
+			}
+			var views []tenant.StatusView
+			var keys []string
+			if key != "" {
+				if _, err := c.tenantConfig(key); err != nil {
+					return err
+				}
+				keys = []string{key}
+			} else {
+				for _, t := range c.cfg.Tenants {
+					keys = append(keys, t.Key)
+				}
+			}
+			missing := 0
+			for _, k := range keys {
+				view, err := c.queryStatus(k)
+				var ee exitError
+				if errors.As(err, &ee) && ee.code == exitNotFound {
+					missing++
+					views = append(views, tenant.StatusView{TenantKey: k, Status: "NotConnected", Detail: "run 'starter connect --tenant " + k + "'"})
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				views = append(views, view)
+			}
+			if asJSON {
+				if err := printJSON(c.stdout, views); err != nil {
+					return err
+				}
+			} else if err := c.printViews(views); err != nil {
+				return err
+			}
+			if key != "" && missing > 0 {
+				return exitError{code: exitNotFound}
+			}
+			for _, v := range views {
+				if v.Status != tenant.StatusConnected {
+					return exitError{code: exitNotConnected}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "tenant", "", "tenant key (default: every configured tenant)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+// updateCommand builds pause/resume/verify/rotate, which all send one update
+// to the tenant's workflow and print the status it answers with.
+func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Command), arg func() (any, error)) *cobra.Command {
+	var key string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireTenant(cmd, key); err != nil {
+				return err
+			}
+			if err := c.load(); err != nil {
+				return err
+			}
+			if _, err := c.tenantConfig(key); err != nil {
+				return err
+			}
+			req, err := arg()
+			if err != nil {
+				return err
+			}
+			handle, err := c.temporal.UpdateWorkflow(c.ctx, client.UpdateWorkflowOptions{
+				WorkflowID:   tenant.WorkflowID(key),
+				UpdateName:   updateName,
+				Args:         []any{req},
+				WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err != nil {
+				var nf *serviceerror.NotFound
+				if errors.As(err, &nf) {
+					return errorf(exitNotFound, "tenant %q has no connection workflow; run 'starter connect --tenant %s'", key, key)
+				}
+				return fmt.Errorf("%s for tenant %q: %w", updateName, key, err)
+			}
+			var view tenant.StatusView
+			if err := handle.Get(c.ctx, &view); err != nil {
+				return fmt.Errorf("%s for tenant %q was rejected: %w", updateName, key, err)
+			}
+			return c.printViews([]tenant.StatusView{view})
+		},
+	}
+	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
+	if flags != nil {
+		flags(cmd)
+	}
+	return cmd
+}
+
+func (c *cli) pauseCommand() *cobra.Command {
+	var reason string
+	return c.updateCommand("pause --tenant KEY", "Pause a tenant: no verification (and later no sync or recipes) until resumed",
+		tenant.UpdatePause,
+		func(cmd *cobra.Command) { cmd.Flags().StringVar(&reason, "reason", "", "why, shown in status") },
+		func() (any, error) { return tenant.PauseRequest{Reason: reason}, nil })
+}
+
+func (c *cli) resumeCommand() *cobra.Command {
+	return c.updateCommand("resume --tenant KEY", "Resume a paused tenant and verify it at once", tenant.UpdateResume, nil,
+		func() (any, error) { return tenant.ResumeRequest{}, nil })
+}
+
+func (c *cli) verifyCommand() *cobra.Command {
+	return c.updateCommand("verify --tenant KEY", "Re-verify a tenant's credentials and permissions now", tenant.UpdateVerifyNow, nil,
+		func() (any, error) { return tenant.VerifyNowRequest{}, nil })
+}
+
+func (c *cli) rotateCommand() *cobra.Command {
+	var fromStdin bool
+	return c.updateCommand("rotate --tenant KEY [--secret-stdin]",
+		"Tell the tenant its credentials changed: re-read the configured secret, or take a new one from stdin",
+		tenant.UpdateRotateCredentials,
+		func(cmd *cobra.Command) {
+			cmd.Flags().BoolVar(&fromStdin, "secret-stdin", false, "read the new client secret from standard input (never pass secrets as arguments)")
+		},
+		func() (any, error) {
+			if !fromStdin {
+				return tenant.RotateCredentialsRequest{}, nil
+			}
+			raw, err := io.ReadAll(io.LimitReader(c.stdin, 4096))
+			if err != nil {
+				return nil, fmt.Errorf("reading the secret from stdin: %w", err)
+			}
+			secret := strings.TrimSpace(string(raw))
+			if secret == "" {
+				return nil, usageError{errors.New("--secret-stdin given but standard input was empty")}
+			}
+			return tenant.RotateCredentialsRequest{NewSecret: secret}, nil
+		})
+}
+
+func lookup(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/graphsim"
+	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/internal/testenv"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+)
+
+var temporalServer *testenv.Temporal
+
+func TestMain(m *testing.M) {
+	srv, err := testenv.StartTemporal(context.Background(), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starter tests need a Temporal dev server:", err)
+		os.Exit(1)
+	}
+	temporalServer = srv
+	code := m.Run()
+	_ = srv.Stop()
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runStarter(t *testing.T, configPath string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"--config", configPath}, args...)
+	code := Run(context.Background(), full, strings.NewReader(stdin), &out, &errb, nil)
+	return result{code, out.String(), errb.String()}
+}
+
+// world starts a simulator with the demo tenant, writes a config file for it
+// and runs a worker on a fresh task queue.
+func world(t *testing.T) string {
+	t.Helper()
+	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	seed, creds := graphsim.DemoTenant()
+	if err := sim.SeedTenant(seed); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	keyFile := filepath.Join(dir, "key")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	mustWrite(t, secretFile, creds.ClientSecret)
+	mustWrite(t, keyFile, base64.StdEncoding.EncodeToString(key))
+	tq := temporalServer.TaskQueue(t)
+	yaml := fmt.Sprintf(`temporal:
+  address: %s
+  taskQueue: %s
+cloud:
+  name: custom
+  authorityHost: %s
+  graphBaseURL: %s
+  allowedGraphHosts: [%s]
+  caFile: %s
+tenants:
+  - key: demo
+    displayName: Demo Tenant
+    tenantID: %s
+    clientID: %s
+    secret: {file: %s}
+    features: [directory, mail, mail-send]
+    verifyInterval: 1h
+  - key: unstarted
+    tenantID: %s
+    clientID: %s
+    secret: {file: %s}
+encryption:
+  activeKeyID: k
+  keys:
+    - id: k
+      secret: {file: %s}
+`, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
+		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	mustWrite(t, cfgPath, yaml)
+
+	cfg, err := config.Load(cfgPath, nil)
+	if err != nil {
+		t.Fatalf("test config does not load: %v", err)
+	}
+	c, err := app.DialTemporal(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	w, err := app.NewWorker(c, cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.TerminateWorkflow(context.Background(), tenant.WorkflowID("demo"), "", "test finished")
+		w.Stop()
+	})
+	return cfgPath
+}
+
+func mustWrite(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"connect"}, {"pause"}, {"status", "--nope"}} {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), args, strings.NewReader(""), &out, &errb, nil); code != exitUsage {
+			t.Errorf("starter %v exited %d, want %d (stderr %q)", args, code, exitUsage, errb.String())
+		}
+		if errb.Len() == 0 {
+			t.Errorf("starter %v printed no explanation", args)
+		}
+	}
+}
+
+func TestBadConfigExitsOneNamingTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	mustWrite(t, path, "temporal:\n  adress: x\n")
+	r := runStarter(t, path, "", "status")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "temporal.adress") {
+		t.Fatalf("exit %d stderr %q; want 1 naming temporal.adress", r.code, r.stderr)
+	}
+}
+
+func TestConnectStatusPauseResumeAgainstRealServer(t *testing.T) {
+	cfg := world(t)
+
+	r := runStarter(t, cfg, "", "connect", "--tenant", "demo")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Connected") {
+		t.Fatalf("connect: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// connect is idempotent: the running workflow is reused.
+	if r2 := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r2.code != exitOK {
+		t.Fatalf("second connect exit %d: %s", r2.code, r2.stderr)
+	}
+
+	r = runStarter(t, cfg, "", "status", "--tenant", "demo")
+	if r.code != exitOK {
+		t.Fatalf("status: exit %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "TENANT") || !strings.Contains(lines[1], "demo") || !strings.Contains(lines[1], "Connected") {
+		t.Fatalf("status table:\n%s", r.stdout)
+	}
+
+	// Every configured tenant: the unstarted one makes the exit code 3.
+	r = runStarter(t, cfg, "", "status", "--json")
+	var views []tenant.StatusView
+	if err := json.Unmarshal([]byte(r.stdout), &views); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if r.code != exitNotConnected || len(views) != 2 || views[1].Status != "NotConnected" {
+		t.Fatalf("status of all: exit %d views %+v", r.code, views)
+	}
+
+	r = runStarter(t, cfg, "", "pause", "--tenant", "demo", "--reason", "maintenance")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Paused") {
+		t.Fatalf("pause: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = runStarter(t, cfg, "", "status", "--tenant", "demo"); r.code != exitNotConnected || !strings.Contains(r.stdout, "Paused") {
+		t.Fatalf("status while paused: exit %d\n%s", r.code, r.stdout)
+	}
+	if r = runStarter(t, cfg, "", "pause", "--tenant", "demo"); r.code != exitFailure || !strings.Contains(r.stderr, "already paused") {
+		t.Fatalf("second pause: exit %d stderr %q, want 1 'already paused'", r.code, r.stderr)
+	}
+	if r = runStarter(t, cfg, "", "resume", "--tenant", "demo"); r.code != exitOK || !strings.Contains(r.stdout, "Connected") {
+		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = runStarter(t, cfg, "", "verify", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("verify: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestUnknownOrUnstartedTenantExitsFour(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "status", "--tenant", "nope"); r.code != exitNotFound || !strings.Contains(r.stderr, "not configured") {
+		t.Fatalf("unknown tenant: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := runStarter(t, cfg, "", "pause", "--tenant", "unstarted"); r.code != exitNotFound || !strings.Contains(r.stderr, "starter connect") {
+		t.Fatalf("unstarted tenant: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestScopesListsLeastPrivilegedPermissions(t *testing.T) {
+	cfg := world(t)
+	r := runStarter(t, cfg, "", "scopes", "--tenant", "demo")
+	for _, want := range []string{"User.Read.All", "Mail.ReadBasic.All", "Mail.Send", "Application"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("scopes output lacks %s:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+// Package tenant is the tenant-connection entity workflow: one long-lived
+// workflow per connected tenant that verifies its credentials, compares the
+// granted Graph permissions with what its enabled features need, and reports a
+// status operators can query, filter on in the Web UI, and steer with updates.
+package tenant
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// WorkflowName is the registered name of the tenant-connection workflow.
+const WorkflowName = "TenantConnection"
+
+// WorkflowID derives the workflow ID from the operator-chosen tenant key (a
+// slug validated by config). Never the display name or Entra IDs: workflow IDs
+// are visible everywhere and unencrypted.
+func WorkflowID(tenantKey string) string { return "outlookflow-tenant-" + tenantKey }
+
+// Query, update and search-attribute names.
+const (
+	QueryStatus             = "status"
+	UpdatePause             = "pause"
+	UpdateResume            = "resume"
+	UpdateVerifyNow         = "verify-now"
+	UpdateRotateCredentials = "rotate-credentials"
+)
+
+// Search attributes let operators filter tenant workflows in the Web UI, e.g.
+// OutlookflowTenant = "contoso" AND OutlookflowConnectionStatus = "MissingPermissions".
+// They are never encrypted, so they hold only the tenant key and the status.
+var (
+	SearchAttrTenant = temporal.NewSearchAttributeKeyKeyword("OutlookflowTenant")
+	SearchAttrStatus = temporal.NewSearchAttributeKeyKeyword("OutlookflowConnectionStatus")
+)
+
+// SearchAttributeNames lists the custom Keyword attributes this workflow
+// needs registered on the namespace.
+func SearchAttributeNames() []string {
+	return []string{SearchAttrTenant.GetName(), SearchAttrStatus.GetName()}
+}
+
+// Status is a tenant connection's state.
+type Status string
+
+const (
+	StatusVerifying          Status = "Verifying"          // first check not finished yet
+	StatusConnected          Status = "Connected"          // credentials work, every needed permission granted
+	StatusMissingPermissions Status = "MissingPermissions" // credentials work, some permissions not granted
+	StatusInvalidCredentials Status = "InvalidCredentials" // wrong or expired secret, unknown app or tenant
+	StatusConsentRevoked     Status = "ConsentRevoked"     // admin consent withdrawn
+	StatusUnreachable        Status = "Unreachable"        // Graph or the identity platform kept failing transiently
+	StatusMisconfigured      Status = "Misconfigured"      // our side: tenant missing from the worker's config, secret unreadable
+	StatusPaused             Status = "Paused"             // an operator paused the tenant
+)
+
+// Input starts (or continues) a tenant-connection workflow.
+type Input struct {
+	TenantKey   string
+	DisplayName string // shown in queries; travels only in encrypted payloads
+	AuthMode    string // "app-only" or "delegated"
+	Features    []string
+	// VerifyInterval is how often credentials are re-verified.
+	VerifyInterval time.Duration
+	// State carries everything across continue-as-new; nil on first start.
+	State *State
+	// ContinueAsNewAfter, when > 0, continues-as-new after that many
+	// verifications. A test hook; production relies on the server's
+	// suggestion and a history-length cap.
+	ContinueAsNewAfter int
+}
+
+// State is the workflow's whole state, passed through continue-as-new.
+type State struct {
+	Status              Status
+	Paused              bool
+	PauseReason         string
+	Code                string // AADSTS or Graph code of the last failure
+	Detail              string
+	Granted             []string
+	Required            []string
+	Missing             []string
+	LastCheckedAt       time.Time
+	LastVerifiedAt      time.Time // last time credentials were accepted
+	StatusSince         time.Time
+	Verifications       int // completed checks over the workflow's whole life
+	ConsecutiveFailures int
+	// SecretOverride is a secret handed over by rotate-credentials; it wins
+	// over the configured reference. Encrypted in every payload.
+	SecretOverride string
+	// Runs counts continue-as-new generations, for operators.
+	Runs int
+}
+
+// StatusView is the answer to the status query and to every update.
+type StatusView struct {
+	TenantKey      string
+	DisplayName    string
+	Status         Status
+	Paused         bool
+	PauseReason    string
+	Code           string
+	Detail         string
+	Granted        []string
+	Required       []string
+	Missing        []string
+	LastCheckedAt  time.Time
+	LastVerifiedAt time.Time
+	StatusSince    time.Time
+	NextCheckAt    time.Time
+	Verifications  int
+	Runs           int
+}
+
+// PauseRequest pauses verification (and, later, the tenant's syncs and recipes).
+type PauseRequest struct {
+	Reason string
+}
+
+// ResumeRequest resumes a paused tenant and verifies it at once.
+type ResumeRequest struct{}
+
+// VerifyNowRequest asks for an immediate re-verification.
+type VerifyNowRequest struct{}
+
+// RotateCredentialsRequest tells the workflow the credentials changed. With
+// NewSecret empty the worker re-reads the configured secret reference (the
+// operator replaced the file or env var); otherwise NewSecret is used from
+// now on. Either way the tenant is verified at once unless paused.
+type RotateCredentialsRequest struct {
+	NewSecret string
+}

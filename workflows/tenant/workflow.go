@@ -1,0 +1,314 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/internal/permissions"
+)
+
+// historyLengthCap continues-as-new even when the server has not suggested it
+// yet, keeping replays of this forever-running workflow short.
+const historyLengthCap = 2000
+
+// a is the nil handle through which the workflow names its activities.
+var a *activities.Tenant
+
+// Workflow is the tenant-connection entity workflow. It validates its input
+// and hands over to connection, which tells the story.
+func Workflow(ctx workflow.Context, in Input) error {
+	if in.TenantKey == "" {
+		return temporal.NewNonRetryableApplicationError("tenant key is required", "InvalidInput", nil)
+	}
+	// Config enforces an operator minimum of 1m; the workflow only refuses
+	// intervals that would spin (tests use seconds).
+	if in.VerifyInterval < time.Second {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("verify interval %s is below the 1s minimum", in.VerifyInterval), "InvalidInput", nil)
+	}
+	c := &connection{in: in, log: log.With(workflow.GetLogger(ctx), "tenant", in.TenantKey)}
+	if in.State != nil {
+		c.state = *in.State
+	} else {
+		c.state = State{Status: StatusVerifying, StatusSince: workflow.Now(ctx)}
+	}
+	reqs, unknown := permissions.Required(in.Features, in.AuthMode == string(activities.AuthDelegated))
+	if len(unknown) > 0 {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown features %v", unknown), "InvalidInput", nil)
+	}
+	c.required = reqs
+	c.state.Required = permissions.Names(reqs)
+	return c.run(ctx)
+}
+
+type connection struct {
+	in       Input
+	state    State
+	required []permissions.Requirement
+	log      log.Logger
+
+	verifyRequested bool // set by updates; cleared when a check starts
+	inFlight        bool // a check is running
+	checksThisRun   int
+}
+
+func (c *connection) run(ctx workflow.Context) error {
+	if err := c.setupHandlers(ctx); err != nil {
+		return err
+	}
+	if err := c.publishSearchAttributes(ctx); err != nil {
+		return err
+	}
+	// A fresh start verifies at once; a continued run waits out the interval.
+	if c.in.State == nil {
+		c.verifyRequested = true
+	}
+	for {
+		if c.shouldContinueAsNew(ctx) {
+			return c.continueAsNew(ctx)
+		}
+		if c.state.Paused {
+			// No timer while paused: nothing to do until resume or an update.
+			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || c.shouldContinueAsNew(ctx) }); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.verifyRequested {
+			wait := c.nextCheckAt().Sub(workflow.Now(ctx))
+			if wait > 0 {
+				if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
+					return c.verifyRequested || c.state.Paused || c.shouldContinueAsNew(ctx)
+				}); err != nil {
+					return err
+				}
+				if c.state.Paused || (!c.verifyRequested && workflow.Now(ctx).Before(c.nextCheckAt())) {
+					continue
+				}
+			}
+		}
+		c.verify(ctx)
+	}
+}
+
+// verify runs one credential check and records its verdict.
+func (c *connection) verify(ctx workflow.Context) {
+	c.verifyRequested = false
+	c.inFlight = true
+	defer func() { c.inFlight = false }()
+	ao := workflow.ActivityOptions{
+		// Covers kiota's own Retry-After waits inside one attempt.
+		StartToCloseTimeout: 3 * time.Minute,
+		// Transient failures retry for up to half an hour, then the tenant
+		// shows Unreachable until the next interval.
+		ScheduleToCloseTimeout: 30 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    8,
+		},
+	}
+	var res activities.VerifyConnectionResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.VerifyConnection,
+		activities.VerifyConnectionInput{TenantKey: c.in.TenantKey, SecretOverride: c.state.SecretOverride}).Get(ctx, &res)
+	now := workflow.Now(ctx)
+	c.state.LastCheckedAt = now
+	c.state.Verifications++
+	c.checksThisRun++
+	if err != nil {
+		c.state.ConsecutiveFailures++
+		c.setStatus(ctx, StatusUnreachable, codeOf(err), err.Error())
+		return
+	}
+	c.state.ConsecutiveFailures = 0
+	switch res.Outcome {
+	case activities.OutcomeVerified:
+		c.state.LastVerifiedAt = now
+		c.state.Granted = res.GrantedPermissions
+		c.state.Missing = permissions.Missing(c.required, res.GrantedPermissions)
+		if len(c.state.Missing) > 0 {
+			c.setStatus(ctx, StatusMissingPermissions, "", fmt.Sprintf("grant admin consent for %v", c.state.Missing))
+		} else {
+			c.setStatus(ctx, StatusConnected, "", "")
+		}
+	case activities.OutcomeInvalidCredentials:
+		c.setStatus(ctx, StatusInvalidCredentials, res.Code, res.Detail)
+	case activities.OutcomeConsentRevoked:
+		c.state.Granted, c.state.Missing = nil, nil
+		c.setStatus(ctx, StatusConsentRevoked, res.Code, res.Detail)
+	default:
+		c.setStatus(ctx, StatusMisconfigured, res.Code, res.Detail)
+	}
+}
+
+func (c *connection) setStatus(ctx workflow.Context, s Status, code, detail string) {
+	c.state.Code, c.state.Detail = code, detail
+	if c.state.Status == s {
+		return
+	}
+	c.log.Info("tenant status changed", "from", c.state.Status, "to", s, "code", code)
+	c.state.Status = s
+	c.state.StatusSince = workflow.Now(ctx)
+	if err := c.publishSearchAttributes(ctx); err != nil {
+		c.log.Warn("could not upsert search attributes", "error", err)
+	}
+}
+
+func (c *connection) effectiveStatus() Status {
+	if c.state.Paused {
+		return StatusPaused
+	}
+	return c.state.Status
+}
+
+func (c *connection) publishSearchAttributes(ctx workflow.Context) error {
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		SearchAttrTenant.ValueSet(c.in.TenantKey),
+		SearchAttrStatus.ValueSet(string(c.effectiveStatus())))
+}
+
+func (c *connection) nextCheckAt() time.Time {
+	if c.state.LastCheckedAt.IsZero() {
+		return time.Time{}
+	}
+	return c.state.LastCheckedAt.Add(c.in.VerifyInterval)
+}
+
+func (c *connection) view() StatusView {
+	return StatusView{
+		TenantKey:      c.in.TenantKey,
+		DisplayName:    c.in.DisplayName,
+		Status:         c.effectiveStatus(),
+		Paused:         c.state.Paused,
+		PauseReason:    c.state.PauseReason,
+		Code:           c.state.Code,
+		Detail:         c.state.Detail,
+		Granted:        c.state.Granted,
+		Required:       c.state.Required,
+		Missing:        c.state.Missing,
+		LastCheckedAt:  c.state.LastCheckedAt,
+		LastVerifiedAt: c.state.LastVerifiedAt,
+		StatusSince:    c.state.StatusSince,
+		NextCheckAt:    c.nextCheckAt(),
+		Verifications:  c.state.Verifications,
+		Runs:           c.state.Runs,
+	}
+}
+
+func (c *connection) setupHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (StatusView, error) {
+		return c.view(), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePause,
+		func(ctx workflow.Context, req PauseRequest) (StatusView, error) {
+			c.state.Paused, c.state.PauseReason = true, req.Reason
+			c.log.Info("tenant paused")
+			return c.view(), c.publishSearchAttributes(ctx)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req PauseRequest) error {
+			if c.state.Paused {
+				return errors.New("tenant is already paused")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResume,
+		func(ctx workflow.Context, _ ResumeRequest) (StatusView, error) {
+			c.state.Paused, c.state.PauseReason = false, ""
+			c.log.Info("tenant resumed")
+			if err := c.publishSearchAttributes(ctx); err != nil {
+				return c.view(), err
+			}
+			return c.awaitCheck(ctx)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ResumeRequest) error {
+			if !c.state.Paused {
+				return errors.New("tenant is not paused")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateVerifyNow,
+		func(ctx workflow.Context, _ VerifyNowRequest) (StatusView, error) {
+			return c.awaitCheck(ctx)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(VerifyNowRequest) error {
+			if c.state.Paused {
+				return errors.New("tenant is paused; resume it to verify")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRotateCredentials,
+		func(ctx workflow.Context, req RotateCredentialsRequest) (StatusView, error) {
+			c.state.SecretOverride = req.NewSecret
+			c.log.Info("tenant credentials rotated", "source", map[bool]string{true: "update", false: "configured reference"}[req.NewSecret != ""])
+			if c.state.Paused {
+				return c.view(), nil
+			}
+			return c.awaitCheck(ctx)
+		},
+		workflow.UpdateHandlerOptions{})
+}
+
+// awaitCheck requests a verification and waits for a check that started
+// after the request, so the caller sees its outcome (a check already running
+// may have read the old secret, so it does not count).
+func (c *connection) awaitCheck(ctx workflow.Context) (StatusView, error) {
+	target := c.state.Verifications + 1
+	if c.inFlight {
+		target++
+	}
+	c.verifyRequested = true
+	err := workflow.Await(ctx, func() bool { return c.state.Verifications >= target })
+	return c.view(), err
+}
+
+func (c *connection) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	if c.in.ContinueAsNewAfter > 0 && c.checksThisRun >= c.in.ContinueAsNewAfter {
+		return true
+	}
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > historyLengthCap
+}
+
+func (c *connection) continueAsNew(ctx workflow.Context) error {
+	// Let running update handlers reply before this run closes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	next := c.in
+	st := c.state
+	st.Runs++
+	next.State = &st
+	c.log.Info("continuing as new", "verifications", st.Verifications)
+	return workflow.NewContinueAsNewError(ctx, Workflow, next)
+}
+
+// codeOf extracts the Graph/AADSTS code from an activity failure.
+func codeOf(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.HasDetails() {
+		var d activities.GraphErrorDetails
+		if appErr.Details(&d) == nil && d.Code != "" {
+			return d.Code
+		}
+		return appErr.Type()
+	}
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return ""
+}

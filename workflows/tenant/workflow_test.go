@@ -1,0 +1,197 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/outlookflow/outlookflow/activities"
+)
+
+func baseInput() Input {
+	return Input{
+		TenantKey:      "contoso",
+		DisplayName:    "Contoso Ltd",
+		AuthMode:       "app-only",
+		Features:       []string{"directory", "mail"},
+		VerifyInterval: time.Hour,
+	}
+}
+
+func verified(granted ...string) activities.VerifyConnectionResult {
+	return activities.VerifyConnectionResult{Outcome: activities.OutcomeVerified, GrantedPermissions: granted}
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(&activities.Tenant{})
+	return env
+}
+
+func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) StatusView {
+	t.Helper()
+	val, err := env.QueryWorkflow(QueryStatus)
+	require.NoError(t, err)
+	var v StatusView
+	require.NoError(t, val.Get(&v))
+	return v
+}
+
+func TestFirstVerificationWithAllPermissionsIsConnected(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(verified("Mail.ReadBasic.All", "User.Read.All"), nil)
+	var view StatusView
+	env.RegisterDelayedCallback(func() {
+		view = queryStatus(t, env)
+		env.CancelWorkflow()
+	}, time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusConnected, view.Status, "detail: %s", view.Detail)
+	require.Equal(t, []string{"Mail.ReadBasic.All", "User.Read.All"}, view.Required)
+	require.Empty(t, view.Missing)
+	require.Equal(t, 1, view.Verifications)
+}
+
+func TestMissingPermissionIsNamed(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(verified("User.Read.All"), nil)
+	var view StatusView
+	env.RegisterDelayedCallback(func() { view = queryStatus(t, env); env.CancelWorkflow() }, time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusMissingPermissions, view.Status)
+	require.Equal(t, []string{"Mail.ReadBasic.All"}, view.Missing)
+}
+
+func TestReverifiesEveryIntervalAndSeesRevocation(t *testing.T) {
+	env := newEnv(t)
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			calls++
+			if calls >= 3 {
+				return activities.VerifyConnectionResult{Outcome: activities.OutcomeConsentRevoked, Code: "AADSTS65001"}, nil
+			}
+			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
+		})
+	var atTwo, atThree StatusView
+	env.RegisterDelayedCallback(func() { atTwo = queryStatus(t, env) }, 90*time.Minute)
+	env.RegisterDelayedCallback(func() { atThree = queryStatus(t, env); env.CancelWorkflow() }, 150*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusConnected, atTwo.Status)
+	require.Equal(t, 2, atTwo.Verifications)
+	require.Equal(t, StatusConsentRevoked, atThree.Status)
+	require.Equal(t, "AADSTS65001", atThree.Code)
+	require.Equal(t, 3, atThree.Verifications)
+}
+
+func TestTransientFailureBecomesUnreachableWithCode(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(activities.VerifyConnectionResult{},
+		temporal.NewNonRetryableApplicationError("Unavailable (HTTP 503)", string(activities.KindUnavailable), nil,
+			activities.GraphErrorDetails{Status: 503, Code: "serviceNotAvailable"}))
+	var view StatusView
+	env.RegisterDelayedCallback(func() { view = queryStatus(t, env); env.CancelWorkflow() }, time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusUnreachable, view.Status)
+	require.Equal(t, "serviceNotAvailable", view.Code)
+}
+
+type updateResult struct {
+	view StatusView
+	err  error
+}
+
+func (u *updateResult) callbacks() *testsuite.TestUpdateCallback {
+	return &testsuite.TestUpdateCallback{
+		OnAccept:   func() {},
+		OnReject:   func(err error) { u.err = err },
+		OnComplete: func(v interface{}, err error) { u.err = err; u.view, _ = v.(StatusView) },
+	}
+}
+
+func TestPauseStopsVerificationAndResumeVerifiesAtOnce(t *testing.T) {
+	env := newEnv(t)
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			calls++
+			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
+		})
+	var paused, resumed, again updateResult
+	var whilePaused StatusView
+	var callsWhilePaused int
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdatePause, "1", paused.callbacks(), PauseRequest{Reason: "maintenance"}) }, time.Minute)
+	env.RegisterDelayedCallback(func() { whilePaused = queryStatus(t, env); callsWhilePaused = calls }, 5*time.Hour)
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdatePause, "2", again.callbacks(), PauseRequest{}) }, 5*time.Hour+time.Minute)
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateResume, "3", resumed.callbacks(), ResumeRequest{}) }, 6*time.Hour)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 6*time.Hour+time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+
+	require.NoError(t, paused.err)
+	require.Equal(t, StatusPaused, paused.view.Status)
+	require.Equal(t, StatusPaused, whilePaused.Status)
+	require.Equal(t, "maintenance", whilePaused.PauseReason)
+	require.Equal(t, 1, callsWhilePaused, "no verification may run while paused")
+	require.Error(t, again.err, "pausing a paused tenant must be rejected")
+	require.NoError(t, resumed.err)
+	require.Equal(t, StatusConnected, resumed.view.Status)
+	require.Equal(t, 2, resumed.view.Verifications, "resume must verify at once")
+}
+
+func TestRotateCredentialsPassesNewSecretAndVerifies(t *testing.T) {
+	env := newEnv(t)
+	var seen []string
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			seen = append(seen, in.SecretOverride)
+			if in.SecretOverride == "" {
+				return activities.VerifyConnectionResult{Outcome: activities.OutcomeInvalidCredentials, Code: "AADSTS7000222"}, nil
+			}
+			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
+		})
+	var rotated updateResult
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRotateCredentials, "r", rotated.callbacks(), RotateCredentialsRequest{NewSecret: "new-secret-value"})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.NoError(t, rotated.err)
+	require.Equal(t, StatusConnected, rotated.view.Status)
+	require.Equal(t, []string{"", "new-secret-value"}, seen)
+}
+
+func TestContinuesAsNewCarryingState(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(verified("User.Read.All"), nil)
+	in := baseInput()
+	in.ContinueAsNewAfter = 2
+	env.ExecuteWorkflow(Workflow, in)
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
+	var next Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.State)
+	require.Equal(t, 2, next.State.Verifications)
+	require.Equal(t, 1, next.State.Runs)
+	require.Equal(t, StatusMissingPermissions, next.State.Status)
+	require.Equal(t, "contoso", next.TenantKey)
+}
+
+func TestRejectsBadInput(t *testing.T) {
+	env := newEnv(t)
+	in := baseInput()
+	in.VerifyInterval = 500 * time.Millisecond
+	env.ExecuteWorkflow(Workflow, in)
+	require.ErrorContains(t, env.GetWorkflowError(), "verify interval")
+}
