@@ -29,7 +29,8 @@ cleanup() {
   done
   echo "Stopped: every process the demo started has exited."
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "cleanup; exit 0" INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$temporal_port" "$ui_port" "$sim_port" "$codec_port"; do

@@ -126,9 +126,13 @@ func (c *Client) graphService(cred azcore.TokenCredential) (*msgraphsdk.GraphSer
 	if err != nil {
 		return nil, fmt.Errorf("graph client: request adapter: %w", err)
 	}
-	// Must precede NewGraphServiceClient, which copies the base URL.
+	// Must precede the service client, which copies the base URL.
 	adapter.SetBaseUrl(strings.TrimSuffix(c.cloud.GraphBaseURL, "/"))
-	return msgraphsdk.NewGraphServiceClient(adapter), nil
+	// NewGraphServiceClient would re-assign the package-level
+	// store.BackingStoreFactoryInstance (to its own value) on every call, a
+	// data race with model constructors reading it on other goroutines.
+	// A nil factory keeps the default already in place and writes nothing.
+	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}, nil
 }
 
 // Verify acquires a fresh token with a new credential (so a cached token can't

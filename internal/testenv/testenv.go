@@ -23,10 +23,10 @@ import (
 )
 
 // TemporalCLIEnv names the variable that points at the temporal CLI binary;
-// `make test` sets it to the project-local install.
-const TemporalCLIEnv = "OUTLOOKFLOW_TEMPORAL_CLI"
+// it overrides the project-local install that `make tools` makes.
+const TemporalCLIEnv = "OUTLOOKFLOW_DEVSERVER_BIN"
 
-// TemporalCLI finds the temporal CLI: $OUTLOOKFLOW_TEMPORAL_CLI, else
+// TemporalCLI finds the temporal CLI: $OUTLOOKFLOW_DEVSERVER_BIN, else
 // .bin/temporal at the module root.
 func TemporalCLI() (string, error) {
 	if p := os.Getenv(TemporalCLIEnv); p != "" {
