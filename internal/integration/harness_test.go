@@ -68,6 +68,16 @@ func guid(t *testing.T) string {
 // newHarness seeds a tenant whose app holds roles and starts a worker for it.
 func newHarness(t *testing.T, roles []string, features []string, verifyInterval time.Duration) *harness {
 	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	return newHarnessWithKey(t, roles, features, verifyInterval, key)
+}
+
+// newHarnessWithKey is newHarness with a given payload-encryption key.
+func newHarnessWithKey(t *testing.T, roles []string, features []string, verifyInterval time.Duration, key []byte) *harness {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("starting the Graph simulator: %v", err)
@@ -97,8 +107,6 @@ func newHarness(t *testing.T, roles []string, features []string, verifyInterval 
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "client-secret")
 	writeFile(t, secretFile, h.secret)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	h.keyFile = filepath.Join(dir, "payload.key")
 	writeFile(t, h.keyFile, base64.StdEncoding.EncodeToString(key))
 
@@ -123,7 +131,7 @@ func newHarness(t *testing.T, roles []string, features []string, verifyInterval 
 			VerifyInterval: verifyInterval,
 		}},
 		Logging:    config.Logging{Level: "info", Format: "console"},
-		Encryption: config.Encryption{ActiveKeyID: "k1", Keys: []config.EncryptionKey{{ID: "k1", Secret: config.SecretRef{File: h.keyFile}}}},
+		Encryption: config.Encryption{ActiveKeyID: "replay", Keys: []config.EncryptionKey{{ID: "replay", Secret: config.SecretRef{File: h.keyFile}}}},
 	}
 
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
