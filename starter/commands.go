@@ -128,11 +128,21 @@ func (c *cli) tenantConfig(key string) (config.Tenant, error) {
 	return config.Tenant{}, errorf(exitNotFound, "tenant %q is not configured (configured: %s); add it under tenants: in the config file", key, strings.Join(known, ", "))
 }
 
-func requireTenant(cmd *cobra.Command, key string) error {
+// configuredTenant checks --tenant was given, loads the configuration,
+// connects to Temporal and returns the tenant's settings.
+func (c *cli) configuredTenant(cmd *cobra.Command, key string) (config.Tenant, error) {
 	if key == "" {
-		return usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
+		return config.Tenant{}, usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
 	}
-	return nil
+	if err := c.load(); err != nil {
+		return config.Tenant{}, err
+	}
+	return c.tenantConfig(key)
+}
+
+// noWorkflow is the error for a configured tenant that was never connected.
+func noWorkflow(key string) error {
+	return errorf(exitNotFound, "tenant %q has no connection workflow; run 'starter connect --tenant %s'", key, key)
 }
 
 func (c *cli) connectCommand() *cobra.Command {
@@ -143,13 +153,7 @@ func (c *cli) connectCommand() *cobra.Command {
 		Short: "Start (or find) the tenant's connection workflow and wait for its first verification",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireTenant(cmd, key); err != nil {
-				return err
-			}
-			if err := c.load(); err != nil {
-				return err
-			}
-			t, err := c.tenantConfig(key)
+			t, err := c.configuredTenant(cmd, key)
 			if err != nil {
 				return err
 			}
@@ -203,7 +207,7 @@ func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return view, errorf(exitNotFound, "tenant %q has no connection workflow; run 'starter connect --tenant %s'", key, key)
+			return view, noWorkflow(key)
 		}
 		return view, fmt.Errorf("querying tenant %q: %w", key, err)
 	}
@@ -279,13 +283,7 @@ func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Com
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireTenant(cmd, key); err != nil {
-				return err
-			}
-			if err := c.load(); err != nil {
-				return err
-			}
-			if _, err := c.tenantConfig(key); err != nil {
+			if _, err := c.configuredTenant(cmd, key); err != nil {
 				return err
 			}
 			req, err := arg()
@@ -301,7 +299,7 @@ func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Com
 			if err != nil {
 				var nf *serviceerror.NotFound
 				if errors.As(err, &nf) {
-					return errorf(exitNotFound, "tenant %q has no connection workflow; run 'starter connect --tenant %s'", key, key)
+					return noWorkflow(key)
 				}
 				return fmt.Errorf("%s for tenant %q: %w", updateName, key, err)
 			}

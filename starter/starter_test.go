@@ -23,17 +23,7 @@ import (
 
 var temporalServer *testenv.Temporal
 
-func TestMain(m *testing.M) {
-	srv, err := testenv.StartTemporal(context.Background(), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starter tests need a Temporal dev server:", err)
-		os.Exit(1)
-	}
-	temporalServer = srv
-	code := m.Run()
-	_ = srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &temporalServer) }
 
 type result struct {
 	code           int

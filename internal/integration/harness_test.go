@@ -23,17 +23,7 @@ import (
 
 var temporalServer *testenv.Temporal
 
-func TestMain(m *testing.M) {
-	srv, err := testenv.StartTemporal(context.Background(), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration tests need a Temporal dev server:", err)
-		os.Exit(1)
-	}
-	temporalServer = srv
-	code := m.Run()
-	_ = srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &temporalServer) }
 
 // harness is one test's world: its own simulator, task queue, worker and
 // encrypted Temporal client, sharing the package's dev server.

@@ -107,6 +107,20 @@ func StartTemporal(ctx context.Context, logTo io.Writer) (*Temporal, error) {
 	return &Temporal{server: srv, HostPort: srv.FrontendHostPort(), Namespace: "default"}, nil
 }
 
+// Main is a TestMain for packages whose tests need a dev server: it starts
+// one, stores it in *srv, runs the tests, stops it and exits.
+func Main(m *testing.M, srv **Temporal) {
+	t, err := StartTemporal(context.Background(), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need a Temporal dev server:", err)
+		os.Exit(1)
+	}
+	*srv = t
+	code := m.Run()
+	_ = t.Stop()
+	os.Exit(code)
+}
+
 // Stop shuts the server down.
 func (t *Temporal) Stop() error {
 	if t == nil || t.server == nil {
