@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
 )
 
@@ -121,7 +122,7 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 			return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
 		}
 	}
-	log := a.Log.With(zap.String("tenant", in.TenantKey))
+	log := a.logger(ctx).With(zap.String("tenant", in.TenantKey))
 	v, err := a.Graph.Verify(ctx, Credentials{
 		TenantID:     settings.TenantID,
 		ClientID:     settings.ClientID,
@@ -140,6 +141,9 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 		case KindConsentRevoked:
 			log.Info("admin consent missing", zap.String("code", ge.Code))
 			return VerifyConnectionResult{Outcome: OutcomeConsentRevoked, Code: ge.Code, Detail: ge.Message}, nil
+		case KindMisconfigured:
+			log.Warn("tenant misconfigured", zap.String("detail", ge.Message))
+			return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: ge.Message}, nil
 		default:
 			log.Warn("credential check could not complete", zap.Error(ge))
 			return VerifyConnectionResult{}, ToTemporal(ge)
@@ -153,4 +157,19 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 		GrantedPermissions: granted,
 		TokenExpiresAt:     v.TokenExpiresAt,
 	}, nil
+}
+
+// logger returns the activity's zap logger carrying the workflow and activity
+// identifiers, so a log line leads to its workflow in the Web UI.
+func (a *Tenant) logger(ctx context.Context) *zap.Logger {
+	if !activity.IsActivity(ctx) {
+		return a.Log
+	}
+	info := activity.GetInfo(ctx)
+	return a.Log.With(
+		zap.String("workflowID", info.WorkflowExecution.ID),
+		zap.String("runID", info.WorkflowExecution.RunID),
+		zap.String("activity", info.ActivityType.Name),
+		zap.Int32("attempt", info.Attempt),
+	)
 }

@@ -117,6 +117,16 @@ func TestVerifyConnectionUnknownTenantOrUnreadableSecretIsMisconfigured(t *testi
 	}
 }
 
+func TestVerifyConnectionMisconfiguredAdapterIsAnOutcome(t *testing.T) {
+	a := newTenant(func(context.Context, Credentials) (Verification, error) {
+		return Verification{}, &GraphError{Kind: KindMisconfigured, Message: "delegated authentication is not supported yet"}
+	}, staticSecret("s"))
+	res, err := a.VerifyConnection(context.Background(), VerifyConnectionInput{TenantKey: "contoso"})
+	if err != nil || res.Outcome != OutcomeMisconfigured || res.Detail == "" {
+		t.Fatalf("got %+v %v, want Misconfigured with a detail", res, err)
+	}
+}
+
 func TestToTemporalNonRetryableKindsCarryCode(t *testing.T) {
 	err := ToTemporal(&GraphError{Kind: KindForbidden, Status: 403, Code: "ErrorAccessDenied"})
 	var appErr *temporal.ApplicationError

@@ -276,7 +276,8 @@ func (c *cli) statusCommand() *cobra.Command {
 
 // updateCommand builds pause/resume/verify/rotate, which all send one update
 // to the tenant's workflow and print the status it answers with.
-func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Command), arg func() (any, error)) *cobra.Command {
+// With expectConnected, a tenant left in any other status exits 3, like status.
+func (c *cli) updateCommand(use, short, updateName string, expectConnected bool, flags func(*cobra.Command), arg func() (any, error)) *cobra.Command {
 	var key string
 	cmd := &cobra.Command{
 		Use:   use,
@@ -307,7 +308,13 @@ func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Com
 			if err := handle.Get(c.ctx, &view); err != nil {
 				return fmt.Errorf("%s for tenant %q was rejected: %w", updateName, key, err)
 			}
-			return c.printViews([]tenant.StatusView{view})
+			if err := c.printViews([]tenant.StatusView{view}); err != nil {
+				return err
+			}
+			if expectConnected && view.Status != tenant.StatusConnected {
+				return exitError{code: exitNotConnected}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
@@ -320,18 +327,18 @@ func (c *cli) updateCommand(use, short, updateName string, flags func(*cobra.Com
 func (c *cli) pauseCommand() *cobra.Command {
 	var reason string
 	return c.updateCommand("pause --tenant KEY", "Pause a tenant: no verification (and later no sync or recipes) until resumed",
-		tenant.UpdatePause,
+		tenant.UpdatePause, false,
 		func(cmd *cobra.Command) { cmd.Flags().StringVar(&reason, "reason", "", "why, shown in status") },
 		func() (any, error) { return tenant.PauseRequest{Reason: reason}, nil })
 }
 
 func (c *cli) resumeCommand() *cobra.Command {
-	return c.updateCommand("resume --tenant KEY", "Resume a paused tenant and verify it at once", tenant.UpdateResume, nil,
+	return c.updateCommand("resume --tenant KEY", "Resume a paused tenant and verify it at once", tenant.UpdateResume, true, nil,
 		func() (any, error) { return tenant.ResumeRequest{}, nil })
 }
 
 func (c *cli) verifyCommand() *cobra.Command {
-	return c.updateCommand("verify --tenant KEY", "Re-verify a tenant's credentials and permissions now", tenant.UpdateVerifyNow, nil,
+	return c.updateCommand("verify --tenant KEY", "Re-verify a tenant's credentials and permissions now", tenant.UpdateVerifyNow, true, nil,
 		func() (any, error) { return tenant.VerifyNowRequest{}, nil })
 }
 
@@ -339,7 +346,7 @@ func (c *cli) rotateCommand() *cobra.Command {
 	var fromStdin bool
 	return c.updateCommand("rotate --tenant KEY [--secret-stdin]",
 		"Tell the tenant its credentials changed: re-read the configured secret, or take a new one from stdin",
-		tenant.UpdateRotateCredentials,
+		tenant.UpdateRotateCredentials, true,
 		func(cmd *cobra.Command) {
 			cmd.Flags().BoolVar(&fromStdin, "secret-stdin", false, "read the new client secret from standard input (never pass secrets as arguments)")
 		},

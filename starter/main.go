@@ -3,10 +3,10 @@
 //
 // Exit codes (stable, for scripts):
 //
-//	0  success (for connect/status/verify: every tenant shown is Connected)
+//	0  success (for connect/status/verify/resume/rotate: every tenant shown is Connected)
 //	1  error: configuration invalid, Temporal unreachable, update rejected
 //	2  usage: unknown command or flag, missing --tenant
-//	3  a tenant shown is not Connected (status printed says why)
+//	3  a tenant shown is not Connected (the status printed says why); pause exits 0
 //	4  the tenant is not configured, or has no connection workflow yet
 package main
 

@@ -209,3 +209,25 @@ func TestScopesListsLeastPrivilegedPermissions(t *testing.T) {
 		}
 	}
 }
+
+func TestRotateReadsTheSecretFromStdinOnly(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	_, creds := graphsim.DemoTenant()
+	r := runStarter(t, cfg, creds.ClientSecret+"\n", "rotate", "--tenant", "demo", "--secret-stdin")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Connected") {
+		t.Fatalf("rotate with the valid secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, creds.ClientSecret) {
+		t.Fatal("rotate echoed the secret")
+	}
+	if r := runStarter(t, cfg, "", "rotate", "--tenant", "demo", "--secret-stdin"); r.code != exitUsage {
+		t.Fatalf("rotate with empty stdin: exit %d, want %d", r.code, exitUsage)
+	}
+	r = runStarter(t, cfg, "not-the-secret", "rotate", "--tenant", "demo", "--secret-stdin")
+	if r.code != exitNotConnected || !strings.Contains(r.stdout, "InvalidCredentials") || !strings.Contains(r.stdout, "AADSTS7000215") {
+		t.Fatalf("rotate with a wrong secret: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -73,6 +73,26 @@ func TestWrongSecretIsInvalidCredentialsWithAADSTSCode(t *testing.T) {
 	}
 }
 
+func TestExpiredSecretThenRotationReconnects(t *testing.T) {
+	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
+	if err := h.sim.ExpireSecret(h.tenant.TenantID, h.clientID(), h.secret); err != nil {
+		t.Fatal(err)
+	}
+	h.connect()
+	v := h.waitFor("first verification", time.Minute, func(v tenant.StatusView) bool { return v.Verifications > 0 })
+	if v.Status != tenant.StatusInvalidCredentials || v.Code != "AADSTS7000222" {
+		t.Fatalf("expired secret: %s %q, want InvalidCredentials AADSTS7000222", v.Status, v.Code)
+	}
+	// The operator adds a new secret in Entra and hands it over.
+	fresh := "sim~fresh-" + randomHex(t, 12)
+	if err := h.sim.AddSecret(h.tenant.TenantID, h.clientID(), fresh, time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{NewSecret: fresh}); v.Status != tenant.StatusConnected || v.Code != "" {
+		t.Fatalf("after rotation: %s %q, want Connected", v.Status, v.Code)
+	}
+}
+
 func TestMissingPermissionIsNamed(t *testing.T) {
 	h := newHarness(t, []string{"User.Read.All"}, []string{"directory", "mail"}, time.Hour)
 	h.connect()

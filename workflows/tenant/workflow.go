@@ -124,7 +124,7 @@ func (c *connection) verify(ctx workflow.Context) {
 	c.checksThisRun++
 	if err != nil {
 		c.state.ConsecutiveFailures++
-		c.setStatus(ctx, StatusUnreachable, codeOf(err), err.Error())
+		c.setStatus(ctx, StatusUnreachable, codeOf(err), failureMessage(err))
 		return
 	}
 	c.state.ConsecutiveFailures = 0
@@ -175,7 +175,7 @@ func (c *connection) publishSearchAttributes(ctx workflow.Context) error {
 }
 
 func (c *connection) nextCheckAt() time.Time {
-	if c.state.LastCheckedAt.IsZero() {
+	if c.state.LastCheckedAt.IsZero() || c.state.Paused {
 		return time.Time{}
 	}
 	return c.state.LastCheckedAt.Add(c.in.VerifyInterval)
@@ -295,6 +295,16 @@ func (c *connection) continueAsNew(ctx workflow.Context) error {
 	next.State = &st
 	c.log.Info("continuing as new", "verifications", st.Verifications)
 	return workflow.NewContinueAsNewError(ctx, Workflow, next)
+}
+
+// failureMessage is the innermost application error's message: what went
+// wrong at Graph, without the activity-error wrapping around it.
+func failureMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }
 
 // codeOf extracts the Graph/AADSTS code from an activity failure.

@@ -104,6 +104,7 @@ func TestTransientFailureBecomesUnreachableWithCode(t *testing.T) {
 	env.ExecuteWorkflow(Workflow, baseInput())
 	require.Equal(t, StatusUnreachable, view.Status)
 	require.Equal(t, "serviceNotAvailable", view.Code)
+	require.Equal(t, "Unavailable (HTTP 503)", view.Detail, "detail must be Graph's failure, not the activity-error wrapping")
 }
 
 type updateResult struct {
@@ -140,6 +141,7 @@ func TestPauseStopsVerificationAndResumeVerifiesAtOnce(t *testing.T) {
 	require.NoError(t, paused.err)
 	require.Equal(t, StatusPaused, paused.view.Status)
 	require.Equal(t, StatusPaused, whilePaused.Status)
+	require.True(t, whilePaused.NextCheckAt.IsZero(), "a paused tenant has no next check")
 	require.Equal(t, "maintenance", whilePaused.PauseReason)
 	require.Equal(t, 1, callsWhilePaused, "no verification may run while paused")
 	require.Error(t, again.err, "pausing a paused tenant must be rejected")
