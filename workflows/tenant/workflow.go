@@ -285,9 +285,18 @@ func (c *connection) shouldContinueAsNew(ctx workflow.Context) bool {
 }
 
 func (c *connection) continueAsNew(ctx workflow.Context) error {
-	// Let running update handlers reply before this run closes.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return err
+	// Let running update handlers reply before this run closes. They may be
+	// waiting for a check (verify-now, resume, rotate), so run the checks
+	// they asked for rather than wait for each other forever.
+	for !workflow.AllHandlersFinished(ctx) {
+		if err := workflow.Await(ctx, func() bool {
+			return workflow.AllHandlersFinished(ctx) || (c.verifyRequested && !c.state.Paused)
+		}); err != nil {
+			return err
+		}
+		if !workflow.AllHandlersFinished(ctx) {
+			c.verify(ctx)
+		}
 	}
 	next := c.in
 	st := c.state

@@ -190,6 +190,26 @@ func TestContinuesAsNewCarryingState(t *testing.T) {
 	require.Equal(t, "contoso", next.TenantKey)
 }
 
+// An update waiting for a check when continue-as-new is due must still get
+// its check and its answer; the run then continues as new.
+func TestContinueAsNewServesUpdatesWaitingForACheck(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).After(10*time.Minute).Return(verified("Mail.ReadBasic.All", "User.Read.All"), nil)
+	in := baseInput()
+	in.ContinueAsNewAfter = 1
+	var verifyNow updateResult
+	// Arrives while the first check is running, so it waits for a second one.
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateVerifyNow, "v", verifyNow.callbacks(), VerifyNowRequest{})
+	}, time.Minute)
+	env.ExecuteWorkflow(Workflow, in)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "want continue-as-new, got %v", env.GetWorkflowError())
+	require.NoError(t, verifyNow.err)
+	require.Equal(t, 2, verifyNow.view.Verifications, "verify-now must be answered by a check that started after it")
+	require.Equal(t, StatusConnected, verifyNow.view.Status)
+}
+
 func TestRejectsBadInput(t *testing.T) {
 	env := newEnv(t)
 	in := baseInput()
