@@ -75,9 +75,14 @@ pids+=($!)
 wait_for "Temporal" 60 "$bin/temporal" operator cluster health --address "127.0.0.1:$temporal_port"
 wait_for "the Graph simulator" 30 test -s "$state/demo-credentials.json"
 
-tenant_id=$(jq -r .tenantId "$state/demo-credentials.json")
-client_id=$(jq -r .clientId "$state/demo-credentials.json")
-secret_file=$(jq -r .clientSecretFile "$state/demo-credentials.json")
+# A string field of the JSON graphsim wrote (flat, one field per key; no jq needed).
+cred() { grep -o "\"$1\": *\"[^\"]*\"" "$state/demo-credentials.json" | head -n1 | sed 's/.*: *"\(.*\)"/\1/'; }
+tenant_id=$(cred tenantId)
+client_id=$(cred clientId)
+secret_file=$(cred clientSecretFile)
+for v in tenant_id client_id secret_file; do
+  if [ -z "${!v}" ]; then echo "could not read $v from $state/demo-credentials.json" >&2; exit 1; fi
+done
 
 cat >"$state/config.yaml" <<YAML
 # Written by scripts/demo.sh: the demo tenant lives in the Graph simulator.
