@@ -62,12 +62,50 @@ func folderFor(g *graphRequest, u *user, key string) (*folder, bool) {
 	if f := u.folderByKey(key); f != nil {
 		return f, true
 	}
-	if looksLikeOutlookID(key) {
+	errItemNotFoundOrMalformed(g, key)
+	return nil, false
+}
+
+// errItemNotFoundOrMalformed answers for an Outlook id that resolves to
+// nothing: 404 ErrorItemNotFound when it is shaped like an id, else 400
+// ErrorInvalidIdMalformed (what Graph says for a display name used as an id).
+func errItemNotFoundOrMalformed(g *graphRequest, id string) {
+	if looksLikeOutlookID(id) {
 		writeGraphError(g.w, g.r, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
 	} else {
 		errBadRequest(g.w, g.r, "ErrorInvalidIdMalformed", "Id is malformed.")
 	}
-	return nil, false
+}
+
+// selectMessageProps validates $select against the message properties.
+func selectMessageProps(g *graphRequest) ([]string, bool) {
+	props, bad := canonicalProps(g.q.selects, messageProps)
+	if bad != "" {
+		errBadRequest(g.w, g.r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
+		return nil, false
+	}
+	return props, true
+}
+
+// lockMailbox takes the state lock and resolves the request's mailbox and,
+// when folderKey is set, the folder. On success the lock is held and the
+// caller unlocks; on failure the error is written and the lock released.
+func (s *Server) lockMailbox(g *graphRequest, folderKey string) (*user, *folder, bool) {
+	s.mu.Lock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		s.mu.Unlock()
+		return nil, nil, false
+	}
+	if folderKey == "" {
+		return u, nil, true
+	}
+	f, ok := folderFor(g, u, folderKey)
+	if !ok {
+		s.mu.Unlock()
+		return nil, nil, false
+	}
+	return u, f, true
 }
 
 // listMessages is GET /users/{id}/messages and
@@ -98,25 +136,15 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 		}
 		top = q.top
 	}
-	props, bad := canonicalProps(q.selects, messageProps)
-	if bad != "" {
-		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
+	props, ok := selectMessageProps(g)
+	if !ok {
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
 
-	s.mu.Lock()
-	u, ok := s.mailboxFor(g)
+	u, f, ok := s.lockMailbox(g, folderKey)
 	if !ok {
-		s.mu.Unlock()
 		return
-	}
-	var f *folder
-	if folderKey != "" {
-		if f, ok = folderFor(g, u, folderKey); !ok {
-			s.mu.Unlock()
-			return
-		}
 	}
 	all := u.sortedMessages(f)
 	start := min(q.skip, len(all))
@@ -176,24 +204,14 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 		errNotSimulated(w, r, "$expand on a message")
 		return
 	}
-	props, bad := canonicalProps(q.selects, messageProps)
-	if bad != "" {
-		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
+	props, ok := selectMessageProps(g)
+	if !ok {
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
-	s.mu.Lock()
-	u, ok := s.mailboxFor(g)
+	u, f, ok := s.lockMailbox(g, folderKey)
 	if !ok {
-		s.mu.Unlock()
 		return
-	}
-	var f *folder
-	if folderKey != "" {
-		if f, ok = folderFor(g, u, folderKey); !ok {
-			s.mu.Unlock()
-			return
-		}
 	}
 	var found *message
 	for _, m := range u.messages {
@@ -204,11 +222,7 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 	}
 	if found == nil {
 		s.mu.Unlock()
-		if looksLikeOutlookID(id) {
-			writeGraphError(w, r, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
-		} else {
-			errBadRequest(w, r, "ErrorInvalidIdMalformed", "Id is malformed.")
-		}
+		errItemNotFoundOrMalformed(g, id)
 		return
 	}
 	entity := messageJSON(found, props, g.p.has(permMailBody...), bodyType)
@@ -367,10 +381,8 @@ func (s *Server) listMailFolders(g *graphRequest) {
 		errMailDenied(w, r)
 		return
 	}
-	s.mu.Lock()
-	u, ok := s.mailboxFor(g)
+	u, _, ok := s.lockMailbox(g, "")
 	if !ok {
-		s.mu.Unlock()
 		return
 	}
 	var value []object
@@ -391,15 +403,8 @@ func (s *Server) getMailFolder(g *graphRequest, key string) {
 		errMailDenied(w, r)
 		return
 	}
-	s.mu.Lock()
-	u, ok := s.mailboxFor(g)
+	u, f, ok := s.lockMailbox(g, key)
 	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	f, ok := folderFor(g, u, key)
-	if !ok {
-		s.mu.Unlock()
 		return
 	}
 	entity := folderJSON(u, f)
