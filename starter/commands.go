@@ -167,38 +167,24 @@ func (c *cli) connectCommand() *cobra.Command {
 				return fmt.Errorf("starting the connection workflow for %q: %w", key, err)
 			}
 			fmt.Fprintf(c.stdout, "Connection workflow %s (run %s) for tenant %q.\n", run.GetID(), run.GetRunID(), key)
-			view, err := c.waitVerified(key, wait)
+			// The settings update makes config edits reach a workflow that
+			// was already running, and answers once the tenant is verified.
+			view, err := c.sendUpdate(key, tenant.UpdateSettings, app.TenantSettings(t), wait)
 			if err != nil {
 				return err
 			}
-			return c.printViews([]tenant.StatusView{view})
+			if err := c.printViews([]tenant.StatusView{view}); err != nil {
+				return err
+			}
+			if view.Status != tenant.StatusConnected {
+				return exitError{code: exitNotConnected}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the first verification")
 	return cmd
-}
-
-// waitVerified polls the status query until the first check has finished.
-func (c *cli) waitVerified(key string, wait time.Duration) (tenant.StatusView, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		view, err := c.queryStatus(key)
-		if err == nil && view.Verifications > 0 {
-			return view, nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return view, fmt.Errorf("no status from tenant %q after %s: %w; is the worker running?", key, wait, err)
-			}
-			return view, errorf(exitNotConnected, "tenant %q still %s after %s; is the worker running on task queue %q?", key, view.Status, wait, c.cfg.Temporal.TaskQueue)
-		}
-		select {
-		case <-c.ctx.Done():
-			return view, c.ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
 }
 
 func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
@@ -291,22 +277,9 @@ func (c *cli) updateCommand(use, short, updateName string, expectConnected bool,
 			if err != nil {
 				return err
 			}
-			handle, err := c.temporal.UpdateWorkflow(c.ctx, client.UpdateWorkflowOptions{
-				WorkflowID:   tenant.WorkflowID(key),
-				UpdateName:   updateName,
-				Args:         []any{req},
-				WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
+			view, err := c.sendUpdate(key, updateName, req, updateTimeout)
 			if err != nil {
-				var nf *serviceerror.NotFound
-				if errors.As(err, &nf) {
-					return noWorkflow(key)
-				}
-				return fmt.Errorf("%s for tenant %q: %w", updateName, key, err)
-			}
-			var view tenant.StatusView
-			if err := handle.Get(c.ctx, &view); err != nil {
-				return fmt.Errorf("%s for tenant %q was rejected: %w", updateName, key, err)
+				return err
 			}
 			if err := c.printViews([]tenant.StatusView{view}); err != nil {
 				return err
@@ -322,6 +295,37 @@ func (c *cli) updateCommand(use, short, updateName string, expectConnected bool,
 		flags(cmd)
 	}
 	return cmd
+}
+
+// updateTimeout bounds how long an update waits for the worker to answer.
+const updateTimeout = 2 * time.Minute
+
+// sendUpdate sends one update to the tenant's workflow and waits up to wait
+// for its answer.
+func (c *cli) sendUpdate(key, updateName string, req any, wait time.Duration) (tenant.StatusView, error) {
+	var view tenant.StatusView
+	ctx, cancel := context.WithTimeout(c.ctx, wait)
+	defer cancel()
+	handle, err := c.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   tenant.WorkflowID(key),
+		UpdateName:   updateName,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, &view)
+	}
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return view, nil
+	case errors.As(err, &nf):
+		return view, noWorkflow(key)
+	case ctx.Err() != nil && c.ctx.Err() == nil:
+		return view, errorf(exitNotConnected, "tenant %q did not answer %s within %s; is the worker running on task queue %q?", key, updateName, wait, c.cfg.Temporal.TaskQueue)
+	default:
+		return view, fmt.Errorf("%s for tenant %q: %w", updateName, key, err)
+	}
 }
 
 func (c *cli) pauseCommand() *cobra.Command {

@@ -231,3 +231,37 @@ func TestRotateReadsTheSecretFromStdinOnly(t *testing.T) {
 		t.Fatalf("rotate with a wrong secret: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+func rewrite(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	mustWrite(t, path, strings.Replace(string(b), old, new, 1))
+}
+
+func TestConnectAppliesEditedFeaturesToTheRunningWorkflow(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	// The demo app holds no calendar permission.
+	rewrite(t, cfg, "features: [directory, mail, mail-send]", "features: [directory, mail, mail-send, calendar]")
+	r := runStarter(t, cfg, "", "connect", "--tenant", "demo")
+	if r.code != exitNotConnected || !strings.Contains(r.stdout, "MissingPermissions") || !strings.Contains(r.stdout, "Calendars.Read") {
+		t.Fatalf("connect after enabling calendar: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestConnectWithoutAWorkerTimesOutWithAHint(t *testing.T) {
+	cfg := world(t)
+	rewrite(t, cfg, "taskQueue: ", "taskQueue: nobody-polls-")
+	r := runStarter(t, cfg, "", "connect", "--tenant", "unstarted", "--wait", "3s")
+	if r.code != exitNotConnected || !strings.Contains(r.stderr, "is the worker running") {
+		t.Fatalf("connect with no worker: exit %d stderr %q", r.code, r.stderr)
+	}
+}

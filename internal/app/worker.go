@@ -117,3 +117,9 @@ func TenantInput(t config.Tenant) tenant.Input {
 		VerifyInterval: t.VerifyInterval,
 	}
 }
+
+// TenantSettings is what `starter connect` sends to a running tenant workflow.
+func TenantSettings(t config.Tenant) tenant.SettingsRequest {
+	in := TenantInput(t)
+	return tenant.SettingsRequest{DisplayName: in.DisplayName, AuthMode: in.AuthMode, Features: in.Features, VerifyInterval: in.VerifyInterval}
+}

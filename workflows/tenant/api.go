@@ -25,6 +25,7 @@ const (
 	UpdateResume            = "resume"
 	UpdateVerifyNow         = "verify-now"
 	UpdateRotateCredentials = "rotate-credentials"
+	UpdateSettings          = "update-settings"
 )
 
 // Search attributes let operators filter tenant workflows in the Web UI, e.g.
@@ -130,4 +131,15 @@ type VerifyNowRequest struct{}
 // now on. Either way the tenant is verified at once unless paused.
 type RotateCredentialsRequest struct {
 	NewSecret string
+}
+
+// SettingsRequest carries a tenant's configured settings. `starter connect`
+// sends it to an already running workflow, so edits to the configuration
+// (features, verify interval, display name) take effect without a restart.
+// Changed settings are verified at once; unchanged ones just report status.
+type SettingsRequest struct {
+	DisplayName    string
+	AuthMode       string
+	Features       []string
+	VerifyInterval time.Duration
 }

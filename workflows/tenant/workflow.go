@@ -3,6 +3,7 @@ package tenant
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -26,25 +27,50 @@ func Workflow(ctx workflow.Context, in Input) error {
 	if in.TenantKey == "" {
 		return temporal.NewNonRetryableApplicationError("tenant key is required", "InvalidInput", nil)
 	}
-	// Config enforces an operator minimum of 1m; the workflow only refuses
-	// intervals that would spin (tests use seconds).
-	if in.VerifyInterval < time.Second {
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("verify interval %s is below the 1s minimum", in.VerifyInterval), "InvalidInput", nil)
-	}
 	c := &connection{in: in, log: log.With(workflow.GetLogger(ctx), "tenant", in.TenantKey)}
 	if in.State != nil {
 		c.state = *in.State
 	} else {
 		c.state = State{Status: StatusVerifying, StatusSince: workflow.Now(ctx)}
 	}
-	reqs, unknown := permissions.Required(in.Features, in.AuthMode == string(activities.AuthDelegated))
-	if len(unknown) > 0 {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown features %v", unknown), "InvalidInput", nil)
+	if err := validateSettings(in.Features, in.AuthMode, in.VerifyInterval); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
-	c.required = reqs
-	c.state.Required = permissions.Names(reqs)
+	c.setRequirements()
 	return c.run(ctx)
+}
+
+// validateSettings checks what config validation already guarantees, for
+// callers that start the workflow or send settings some other way.
+func validateSettings(features []string, authMode string, interval time.Duration) error {
+	// Config enforces an operator minimum of 1m; the workflow only refuses
+	// intervals that would spin (tests use seconds).
+	if interval < time.Second {
+		return fmt.Errorf("verify interval %s is below the 1s minimum", interval)
+	}
+	if authMode != string(activities.AuthAppOnly) && authMode != string(activities.AuthDelegated) {
+		return fmt.Errorf("auth mode %q is neither app-only nor delegated", authMode)
+	}
+	if _, unknown := permissions.Required(features, false); len(unknown) > 0 {
+		return fmt.Errorf("unknown features %v", unknown)
+	}
+	return nil
+}
+
+// setRequirements derives the needed permissions from the enabled features.
+func (c *connection) setRequirements() {
+	c.required, _ = permissions.Required(c.in.Features, c.in.AuthMode == string(activities.AuthDelegated))
+	c.state.Required = permissions.Names(c.required)
+}
+
+// applySettings takes new settings and reports whether any changed.
+func (c *connection) applySettings(req SettingsRequest) bool {
+	changed := req.DisplayName != c.in.DisplayName || req.AuthMode != c.in.AuthMode ||
+		req.VerifyInterval != c.in.VerifyInterval || !slices.Equal(req.Features, c.in.Features)
+	c.in.DisplayName, c.in.AuthMode, c.in.VerifyInterval = req.DisplayName, req.AuthMode, req.VerifyInterval
+	c.in.Features = append([]string(nil), req.Features...)
+	c.setRequirements()
+	return changed
 }
 
 type connection struct {
@@ -248,6 +274,26 @@ func (c *connection) setupHandlers(ctx workflow.Context) error {
 				return errors.New("tenant is paused; resume it to verify")
 			}
 			return nil
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSettings,
+		func(ctx workflow.Context, req SettingsRequest) (StatusView, error) {
+			changed := c.applySettings(req)
+			switch {
+			case c.state.Paused:
+				return c.view(), nil
+			case changed:
+				c.log.Info("tenant settings changed", "features", req.Features, "verifyInterval", req.VerifyInterval)
+				return c.awaitCheck(ctx)
+			default:
+				// Nothing new: answer once the tenant has been checked at all.
+				err := workflow.Await(ctx, func() bool { return c.state.Verifications > 0 || c.state.Paused })
+				return c.view(), err
+			}
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req SettingsRequest) error {
+			return validateSettings(req.Features, req.AuthMode, req.VerifyInterval)
 		}}); err != nil {
 		return err
 	}

@@ -210,6 +210,38 @@ func TestContinueAsNewServesUpdatesWaitingForACheck(t *testing.T) {
 	require.Equal(t, StatusConnected, verifyNow.view.Status)
 }
 
+func TestSettingsUpdateAppliesChangedFeaturesAndSkipsNoOps(t *testing.T) {
+	env := newEnv(t)
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			calls++
+			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
+		})
+	same := SettingsRequest{DisplayName: "Contoso Ltd", AuthMode: "app-only", Features: []string{"directory", "mail"}, VerifyInterval: time.Hour}
+	more := same
+	more.Features = []string{"directory", "mail", "calendar"}
+	var unchanged, changed, bad updateResult
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateSettings, "1", unchanged.callbacks(), same) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateSettings, "2", changed.callbacks(), more) }, 2*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		b := same
+		b.Features = []string{"teleport"}
+		env.UpdateWorkflow(UpdateSettings, "3", bad.callbacks(), b)
+	}, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 4*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+
+	require.NoError(t, unchanged.err)
+	require.Equal(t, 1, unchanged.view.Verifications, "unchanged settings must not trigger a check")
+	require.NoError(t, changed.err)
+	require.Equal(t, 2, changed.view.Verifications, "changed settings are verified at once")
+	require.Equal(t, StatusMissingPermissions, changed.view.Status)
+	require.Equal(t, []string{"Calendars.Read"}, changed.view.Missing)
+	require.ErrorContains(t, bad.err, "teleport", "unknown features are rejected by the validator")
+	require.Equal(t, 2, calls)
+}
+
 func TestRejectsBadInput(t *testing.T) {
 	env := newEnv(t)
 	in := baseInput()
