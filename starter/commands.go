@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/outlookflow/outlookflow/config"
@@ -187,9 +189,45 @@ func (c *cli) connectCommand() *cobra.Command {
 	return cmd
 }
 
+// runningUnconfiguredTenants lists, through visibility, tenant keys whose
+// connection workflow runs but which the configuration no longer has.
+func (c *cli) runningUnconfiguredTenants() ([]string, error) {
+	configured := map[string]bool{}
+	for _, t := range c.cfg.Tenants {
+		configured[t.Key] = true
+	}
+	query := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = 'Running'", tenant.WorkflowName)
+	var orphans []string
+	var token []byte
+	for {
+		resp, err := c.temporal.ListWorkflow(c.ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("listing tenant workflows: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			key, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), tenant.WorkflowID(""))
+			if ok && key != "" && !configured[key] {
+				configured[key] = true // once per key
+				orphans = append(orphans, key)
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	sort.Strings(orphans)
+	return orphans, nil
+}
+
+// queryTimeout bounds one status query: a query needs a worker to answer,
+// and one tenant whose worker is down must not hang the whole table.
+const queryTimeout = 10 * time.Second
+
 func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
 	var view tenant.StatusView
-	resp, err := c.temporal.QueryWorkflow(c.ctx, tenant.WorkflowID(key), "", tenant.QueryStatus)
+	ctx, cancel := context.WithTimeout(c.ctx, queryTimeout)
+	defer cancel()
+	resp, err := c.temporal.QueryWorkflow(ctx, tenant.WorkflowID(key), "", tenant.QueryStatus)
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -222,6 +260,13 @@ func (c *cli) statusCommand() *cobra.Command {
 				for _, t := range c.cfg.Tenants {
 					keys = append(keys, t.Key)
 				}
+				// Tenants still running but no longer configured show up too:
+				// their checks report Misconfigured until stopped or re-added.
+				orphans, err := c.runningUnconfiguredTenants()
+				if err != nil {
+					return err
+				}
+				keys = append(keys, orphans...)
 			}
 			missing := 0
 			for _, k := range keys {
@@ -233,7 +278,13 @@ func (c *cli) statusCommand() *cobra.Command {
 					continue
 				}
 				if err != nil {
-					return err
+					if c.ctx.Err() != nil {
+						return err
+					}
+					// Keep going: the other tenants' rows are still worth printing.
+					views = append(views, tenant.StatusView{TenantKey: k, Status: "NoAnswer",
+						Detail: fmt.Sprintf("no answer within %s; is a worker polling task queue %q? (%v)", queryTimeout, c.cfg.Temporal.TaskQueue, err)})
+					continue
 				}
 				views = append(views, view)
 			}

@@ -257,11 +257,51 @@ func TestConnectAppliesEditedFeaturesToTheRunningWorkflow(t *testing.T) {
 	}
 }
 
-func TestConnectWithoutAWorkerTimesOutWithAHint(t *testing.T) {
+func TestWithoutAWorkerConnectTimesOutAndStatusSaysNoAnswer(t *testing.T) {
 	cfg := world(t)
 	rewrite(t, cfg, "taskQueue: ", "taskQueue: nobody-polls-")
+	t.Cleanup(func() { terminate(t, cfg, "unstarted") })
 	r := runStarter(t, cfg, "", "connect", "--tenant", "unstarted", "--wait", "3s")
 	if r.code != exitNotConnected || !strings.Contains(r.stderr, "is the worker running") {
 		t.Fatalf("connect with no worker: exit %d stderr %q", r.code, r.stderr)
+	}
+	// status neither hangs nor fails: the tenant's row says nobody answered.
+	r = runStarter(t, cfg, "", "status", "--tenant", "unstarted")
+	if r.code != exitNotConnected || !strings.Contains(r.stdout, "NoAnswer") || !strings.Contains(r.stdout, "is a worker polling") {
+		t.Fatalf("status with no worker: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// terminate ends a tenant's workflow so later tests start clean.
+func terminate(t *testing.T, cfgPath, key string) {
+	cfg, err := config.Load(cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := app.DialTemporal(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.TerminateWorkflow(context.Background(), tenant.WorkflowID(key), "", "test finished")
+}
+
+func TestStatusShowsRunningTenantsNoLongerConfigured(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	rewrite(t, cfg, "- key: demo", "- key: renamed")
+	r := runStarter(t, cfg, "", "status", "--json")
+	var views []tenant.StatusView
+	if err := json.Unmarshal([]byte(r.stdout), &views); err != nil {
+		t.Fatalf("status --json: %v (exit %d)\nstdout:\n%s\nstderr:\n%s", err, r.code, r.stdout, r.stderr)
+	}
+	seen := map[string]tenant.Status{}
+	for _, v := range views {
+		seen[v.TenantKey] = v.Status
+	}
+	if seen["demo"] != tenant.StatusConnected || seen["renamed"] != "NotConnected" {
+		t.Fatalf("status lists %v; want the unconfigured but running demo (Connected) and renamed (NotConnected)", seen)
 	}
 }
