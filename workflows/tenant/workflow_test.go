@@ -38,6 +38,17 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
+// countVerifications mocks the check to return res and counts the calls.
+func countVerifications(env *testsuite.TestWorkflowEnvironment, res activities.VerifyConnectionResult) *int {
+	calls := new(int)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			*calls++
+			return res, nil
+		})
+	return calls
+}
+
 func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) StatusView {
 	t.Helper()
 	val, err := env.QueryWorkflow(QueryStatus)
@@ -122,17 +133,12 @@ func (u *updateResult) callbacks() *testsuite.TestUpdateCallback {
 
 func TestPauseStopsVerificationAndResumeVerifiesAtOnce(t *testing.T) {
 	env := newEnv(t)
-	calls := 0
-	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
-			calls++
-			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
-		})
+	calls := countVerifications(env, verified("Mail.ReadBasic.All", "User.Read.All"))
 	var paused, resumed, again updateResult
 	var whilePaused StatusView
 	var callsWhilePaused int
 	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdatePause, "1", paused.callbacks(), PauseRequest{Reason: "maintenance"}) }, time.Minute)
-	env.RegisterDelayedCallback(func() { whilePaused = queryStatus(t, env); callsWhilePaused = calls }, 5*time.Hour)
+	env.RegisterDelayedCallback(func() { whilePaused = queryStatus(t, env); callsWhilePaused = *calls }, 5*time.Hour)
 	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdatePause, "2", again.callbacks(), PauseRequest{}) }, 5*time.Hour+time.Minute)
 	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateResume, "3", resumed.callbacks(), ResumeRequest{}) }, 6*time.Hour)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 6*time.Hour+time.Minute)
@@ -212,12 +218,7 @@ func TestContinueAsNewServesUpdatesWaitingForACheck(t *testing.T) {
 
 func TestSettingsUpdateAppliesChangedFeaturesAndSkipsNoOps(t *testing.T) {
 	env := newEnv(t)
-	calls := 0
-	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
-			calls++
-			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
-		})
+	calls := countVerifications(env, verified("Mail.ReadBasic.All", "User.Read.All"))
 	same := SettingsRequest{DisplayName: "Contoso Ltd", AuthMode: "app-only", Features: []string{"directory", "mail"}, VerifyInterval: time.Hour}
 	more := same
 	more.Features = []string{"directory", "mail", "calendar"}
@@ -239,7 +240,7 @@ func TestSettingsUpdateAppliesChangedFeaturesAndSkipsNoOps(t *testing.T) {
 	require.Equal(t, StatusMissingPermissions, changed.view.Status)
 	require.Equal(t, []string{"Calendars.Read"}, changed.view.Missing)
 	require.ErrorContains(t, bad.err, "teleport", "unknown features are rejected by the validator")
-	require.Equal(t, 2, calls)
+	require.Equal(t, 2, *calls)
 }
 
 func TestRejectsBadInput(t *testing.T) {
