@@ -259,6 +259,59 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		done(s.SeedTenant(ts))
 	case r.Method == http.MethodPost && len(parts) >= 5 && parts[0] == "tenants" && parts[2] == "apps":
 		s.controlApp(w, r, parts[1], parts[3], strings.Join(parts[4:], "/"), done)
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "tenants" && parts[2] == "users":
+		var us UserSeed
+		if err := decodeControl(r, &us); err != nil {
+			controlError(w, err)
+			return
+		}
+		id, err := s.upsertUser(parts[1], us)
+		if err != nil {
+			controlError(w, err)
+			return
+		}
+		ok(object{{"ok", true}, {"id", id}})
+	case r.Method == http.MethodDelete && len(parts) == 4 && parts[0] == "tenants" && parts[2] == "users":
+		done(s.DeleteUser(parts[1], parts[3]))
+	case r.Method == http.MethodPost && len(parts) == 5 && parts[0] == "tenants" && parts[2] == "users" && parts[4] == "messages":
+		var ms MessageSeed
+		if err := decodeControl(r, &ms); err != nil {
+			controlError(w, err)
+			return
+		}
+		id, err := s.DeliverMessage(parts[1], parts[3], ms)
+		if err != nil {
+			controlError(w, err)
+			return
+		}
+		ok(object{{"ok", true}, {"id", id}})
+	case r.Method == http.MethodDelete && len(parts) == 6 && parts[0] == "tenants" && parts[2] == "users" && parts[4] == "messages":
+		done(s.DeleteMessage(parts[1], parts[3], parts[5]))
+	case r.Method == http.MethodPost && len(parts) == 7 && parts[0] == "tenants" && parts[2] == "users" && parts[4] == "messages" && parts[6] == "move":
+		var body struct {
+			Folder string `json:"folder"`
+		}
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, err)
+			return
+		}
+		id, err := s.MoveMessage(parts[1], parts[3], parts[5], body.Folder)
+		if err != nil {
+			controlError(w, err)
+			return
+		}
+		ok(object{{"ok", true}, {"id", id}})
+	case r.Method == http.MethodPost && len(parts) == 4 && parts[0] == "tenants" && parts[2] == "delta" && parts[3] == "expire":
+		done(s.ExpireDeltaTokens(parts[1]))
+	case route == "POST /delta/sync-state-status":
+		var body struct {
+			Status int `json:"status"`
+		}
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, err)
+			return
+		}
+		done(s.SetSyncStateNotFoundStatus(body.Status))
 	case r.Method == http.MethodGet && len(parts) == 5 && parts[0] == "tenants" && parts[2] == "users" && parts[4] == "mailbox":
 		msgs, err := s.Mailbox(parts[1], parts[3], r.URL.Query().Get("folder"))
 		if err != nil {

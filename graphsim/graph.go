@@ -44,6 +44,7 @@ var (
 	permMailReadDelegated = []string{"Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"}
 	permMailBody          = []string{"Mail.Read", "Mail.ReadWrite"} // ReadBasic never sees bodies (S30)
 	permMailSend          = []string{"Mail.Send"}
+	permMailWrite         = []string{"Mail.ReadWrite"}
 	permUsersApp          = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 	permUsersDelegated    = []string{"User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
@@ -249,7 +250,13 @@ func (s *Server) routeGraph(g *graphRequest) {
 		}
 		return
 	case 2:
-		if k := strings.ToLower(segs[1]); k == "delta" || k == "delta()" || strings.HasPrefix(k, "$") {
+		if isDelta(segs[1]) {
+			if g.method(http.MethodGet) {
+				s.usersDelta(g)
+			}
+			return
+		}
+		if strings.HasPrefix(segs[1], "$") {
 			errNotSimulated(g.w, g.r, "/users/"+segs[1])
 			return
 		}
@@ -266,9 +273,7 @@ func (s *Server) routeGraph(g *graphRequest) {
 				s.listMessages(g, "")
 			}
 		case len(segs) == 4 && !isDelta(segs[3]):
-			if g.method(http.MethodGet) {
-				s.getMessage(g, "", segs[3])
-			}
+			s.messageItem(g, "", segs[3])
 		default:
 			errNotSimulated(g.w, g.r, "/users/{id}/messages/"+strings.Join(segs[3:], "/"))
 		}
@@ -286,10 +291,12 @@ func (s *Server) routeGraph(g *graphRequest) {
 			if g.method(http.MethodGet) {
 				s.listMessages(g, segs[3])
 			}
-		case len(segs) == 6 && strings.EqualFold(segs[4], "messages") && !isDelta(segs[5]):
+		case len(segs) == 6 && strings.EqualFold(segs[4], "messages") && isDelta(segs[5]):
 			if g.method(http.MethodGet) {
-				s.getMessage(g, segs[3], segs[5])
+				s.messagesDelta(g, segs[3])
 			}
+		case len(segs) == 6 && strings.EqualFold(segs[4], "messages"):
+			s.messageItem(g, segs[3], segs[5])
 		default:
 			errNotSimulated(g.w, g.r, "/users/{id}/mailFolders/"+strings.Join(segs[3:], "/"))
 		}
@@ -304,8 +311,21 @@ func (s *Server) routeGraph(g *graphRequest) {
 	}
 }
 
+// messageItem routes GET and PATCH on one message.
+func (s *Server) messageItem(g *graphRequest, folderKey, id string) {
+	if g.r.Method == http.MethodPatch {
+		s.updateMessage(g, folderKey, id)
+		return
+	}
+	if g.method(http.MethodGet) {
+		s.getMessage(g, folderKey, id)
+	}
+}
+
+// isDelta: "delta", "delta()" (what the SDK sends) and the fully qualified
+// "microsoft.graph.delta" name the same function (S14).
 func isDelta(seg string) bool {
-	s := strings.ToLower(seg)
+	s := strings.TrimPrefix(strings.ToLower(seg), "microsoft.graph.")
 	return s == "delta" || s == "delta()"
 }
 
@@ -350,11 +370,15 @@ type odataQuery struct {
 	skip      int
 	hasSkip   bool
 	skipToken string
-	filter    string
-	orderBy   string
-	search    string
-	expand    string
-	count     string
+	// hasSkipToken and hasDeltaToken tell "given but empty" apart.
+	hasSkipToken  bool
+	deltaToken    string
+	hasDeltaToken bool
+	filter        string
+	orderBy       string
+	search        string
+	expand        string
+	count         string
 }
 
 func parseODataQuery(raw string) (odataQuery, string) {
@@ -395,7 +419,7 @@ func parseODataQuery(raw string) (odataQuery, string) {
 			}
 			q.skip, q.hasSkip = n, true
 		case "$skiptoken":
-			q.skipToken = v
+			q.skipToken, q.hasSkipToken = v, true
 		case "$filter":
 			q.filter = v
 		case "$orderby":
@@ -406,7 +430,9 @@ func parseODataQuery(raw string) (odataQuery, string) {
 			q.expand = v
 		case "$count":
 			q.count = v
-		case "$format", "$deltatoken":
+		case "$deltatoken":
+			q.deltaToken, q.hasDeltaToken = v, true
+		case "$format":
 		default:
 			return q, fmt.Sprintf("The query parameter '%s' is not supported.", k)
 		}

@@ -517,6 +517,7 @@ func (s *Server) sendMail(g *graphRequest) {
 				m.bcc = append(m.bcc, t.recipientFor(a))
 			}
 		}
+		m.folderSeq = t.nextChange()
 		owner.messages = append(owner.messages, m)
 		return m
 	}

@@ -104,6 +104,9 @@ func keysOf(m map[string]any) []string {
 
 func sameKeys(t *testing.T, what string, m map[string]any, want ...string) {
 	t.Helper()
+	// Sort a copy: callers pass package slices such as userDefaultProps
+	// (want...), which the server reads concurrently.
+	want = append([]string(nil), want...)
 	sort.Strings(want)
 	if got := keysOf(m); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("%s keys = %v, want %v", what, got, want)

@@ -129,15 +129,7 @@ func buildTenant(ts TenantSeed) (*tenant, error) {
 			}
 			seen[strings.ToLower(k)] = true
 		}
-		u := &user{
-			id: us.ID, displayName: us.DisplayName, givenName: us.GivenName, surname: us.Surname,
-			mail: us.Mail, upn: us.UserPrincipalName, jobTitle: us.JobTitle, department: us.Department,
-			managerID: us.ManagerID,
-		}
-		for _, wk := range wellKnownFolders {
-			u.folders = append(u.folders, &folder{id: outlookID("folder", ts.TenantID, us.ID, wk.name), wellKnown: wk.name, display: wk.display})
-		}
-		t.users = append(t.users, u)
+		t.users = append(t.users, newUserFromSeed(ts.TenantID, us))
 	}
 	t.reindex()
 	for _, u := range t.users {
@@ -149,50 +141,73 @@ func buildTenant(ts TenantSeed) (*tenant, error) {
 	for _, us := range ts.Users {
 		u := t.lookupUser(us.ID)
 		for i, ms := range us.Messages {
-			fname := ms.Folder
-			if fname == "" {
-				fname = "inbox"
+			if _, err := t.addSeedMessage(u, i, ms); err != nil {
+				return nil, fmt.Errorf("graphsim: user %q message %d: %w", us.ID, i, err)
 			}
-			f := u.folderByKey(fname)
-			if f == nil {
-				return nil, fmt.Errorf("graphsim: user %q message %d: unknown folder %q", us.ID, i, ms.Folder)
-			}
-			id := ms.ID
-			if id == "" {
-				id = outlookID("message", ts.TenantID, us.ID, fmt.Sprint(i))
-			}
-			imp := strings.ToLower(ms.Importance)
-			if imp == "" {
-				imp = "normal"
-			}
-			received := ms.ReceivedAt.UTC().Truncate(time.Second)
-			t.seq++
-			m := &message{
-				id:             id,
-				seq:            t.seq,
-				folder:         f,
-				subject:        ms.Subject,
-				bodyType:       "text",
-				bodyContent:    ms.BodyText,
-				from:           t.recipientFor(ms.From),
-				receivedAt:     received,
-				sentAt:         received.Add(-2 * time.Second),
-				createdAt:      received,
-				modifiedAt:     received,
-				isRead:         ms.IsRead,
-				importance:     imp,
-				conversationID: outlookID("conversation", ts.TenantID, us.ID, fmt.Sprint(i)),
-				internetMsgID:  fmt.Sprintf("<%s@%s>", deterministicGUID("imid", ts.TenantID, us.ID, fmt.Sprint(i)), hostOf(ms.From, t.domain)),
-				inferenceClass: "focused",
-				flagStatus:     "notFlagged",
-			}
-			for _, to := range ms.To {
-				m.to = append(m.to, t.recipientFor(to))
-			}
-			u.messages = append(u.messages, m)
 		}
 	}
 	return t, nil
+}
+
+// newUserFromSeed builds a user and its well-known folders (no messages).
+func newUserFromSeed(tenantID string, us UserSeed) *user {
+	u := &user{
+		id: us.ID, displayName: us.DisplayName, givenName: us.GivenName, surname: us.Surname,
+		mail: us.Mail, upn: us.UserPrincipalName, jobTitle: us.JobTitle, department: us.Department,
+		managerID: us.ManagerID,
+	}
+	for _, wk := range wellKnownFolders {
+		u.folders = append(u.folders, &folder{id: outlookID("folder", tenantID, us.ID, wk.name), wellKnown: wk.name, display: wk.display})
+	}
+	return u
+}
+
+// addSeedMessage puts a seeded message into u's mailbox. i numbers the
+// user's seeded messages and derives the message's IDs when ms.ID is empty,
+// so the same seed always yields the same IDs.
+func (t *tenant) addSeedMessage(u *user, i int, ms MessageSeed) (*message, error) {
+	fname := ms.Folder
+	if fname == "" {
+		fname = "inbox"
+	}
+	f := u.folderByKey(fname)
+	if f == nil {
+		return nil, fmt.Errorf("unknown folder %q", ms.Folder)
+	}
+	id := ms.ID
+	if id == "" {
+		id = outlookID("message", t.id, u.id, fmt.Sprint(i))
+	}
+	imp := strings.ToLower(ms.Importance)
+	if imp == "" {
+		imp = "normal"
+	}
+	received := ms.ReceivedAt.UTC().Truncate(time.Second)
+	t.seq++
+	m := &message{
+		id:             id,
+		seq:            t.seq,
+		folder:         f,
+		subject:        ms.Subject,
+		bodyType:       "text",
+		bodyContent:    ms.BodyText,
+		from:           t.recipientFor(ms.From),
+		receivedAt:     received,
+		sentAt:         received.Add(-2 * time.Second),
+		createdAt:      received,
+		modifiedAt:     received,
+		isRead:         ms.IsRead,
+		importance:     imp,
+		conversationID: outlookID("conversation", t.id, u.id, fmt.Sprint(i)),
+		internetMsgID:  fmt.Sprintf("<%s@%s>", deterministicGUID("imid", t.id, u.id, fmt.Sprint(i)), hostOf(ms.From, t.domain)),
+		inferenceClass: "focused",
+		flagStatus:     "notFlagged",
+	}
+	for _, to := range ms.To {
+		m.to = append(m.to, t.recipientFor(to))
+	}
+	u.messages = append(u.messages, m)
+	return m, nil
 }
 
 // recipientFor names an address the way Exchange does: the directory display

@@ -39,6 +39,10 @@ type Options struct {
 	Hostname      string        // host name in URLs; default "localhost". Cert SANs: localhost, 127.0.0.1, ::1 and Hostname
 	Logger        *zap.Logger   // optional; nil = no logging. Secrets and tokens are never logged.
 	TokenLifetime time.Duration // default 3599s; must stay > 300s (MSAL refreshes 5 minutes early)
+	// SyncStateNotFoundStatus is the HTTP status for unknown or expired
+	// delta tokens (code SyncStateNotFound): 0 or 410 = 410 Gone, as
+	// observed; 400 is the other status Exchange is reported to use.
+	SyncStateNotFoundStatus int
 }
 
 // Server is a running simulator. All methods are safe for concurrent use.
@@ -62,6 +66,11 @@ type Server struct {
 	mu      sync.Mutex
 	tenants map[string]*tenant // key: lower-case tenant ID and lower-case domain
 	tokens  map[string]issuedToken
+	// Delta state tokens ($skiptoken, $deltatoken) by value, and their
+	// issue order for eviction (see delta.go).
+	syncStates map[string]*syncState
+	syncOrder  []string
+	syncStatus int // SyncStateNotFound status: 410 or 400
 
 	faultMu sync.Mutex
 	faults  []*faultEntry
@@ -114,17 +123,26 @@ func Start(opts Options) (*Server, error) {
 	if opts.TokenLifetime <= 300*time.Second {
 		return nil, fmt.Errorf("graphsim: TokenLifetime %s must be longer than 300s, or MSAL requests a token for every call", opts.TokenLifetime)
 	}
+	switch opts.SyncStateNotFoundStatus {
+	case 0:
+		opts.SyncStateNotFoundStatus = http.StatusGone
+	case http.StatusGone, http.StatusBadRequest:
+	default:
+		return nil, fmt.Errorf("graphsim: SyncStateNotFoundStatus %d must be 410 or 400", opts.SyncStateNotFoundStatus)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	s := &Server{
-		log:      logger.Named("graphsim"),
-		hostname: opts.Hostname,
-		lifetime: opts.TokenLifetime,
-		tenants:  map[string]*tenant{},
-		tokens:   map[string]issuedToken{},
-		served:   make(chan struct{}),
+		log:        logger.Named("graphsim"),
+		hostname:   opts.Hostname,
+		lifetime:   opts.TokenLifetime,
+		tenants:    map[string]*tenant{},
+		tokens:     map[string]issuedToken{},
+		syncStates: map[string]*syncState{},
+		syncStatus: opts.SyncStateNotFoundStatus,
+		served:     make(chan struct{}),
 	}
 	var err error
 	if s.ca, err = newCertAuthority(opts.Hostname); err != nil {

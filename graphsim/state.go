@@ -24,6 +24,28 @@ type tenant struct {
 	users       []*user         // sorted by id: the stable order of GET /users
 	byKey       map[string]*user
 	seq         int // per-tenant counter for generated message IDs
+
+	// Change tracking for delta queries. changeSeq counts every change to
+	// the tenant's users and mailboxes; a delta token remembers the value
+	// it was issued at. Seeded state is at 0.
+	changeSeq      int
+	userTombstones []tombstone // deleted users, oldest first
+}
+
+// tombstone remembers a removed item for delta: its id, when it was removed
+// and when it had appeared, so a delta round only reports removals of items
+// the client could have seen.
+type tombstone struct {
+	id       string
+	folderID string // messages: the folder the item left
+	seq      int    // changeSeq of the removal
+	addedSeq int    // changeSeq at which the item had appeared there
+}
+
+// nextChange advances and returns the tenant's change sequence.
+func (t *tenant) nextChange() int {
+	t.changeSeq++
+	return t.changeSeq
 }
 
 type app struct {
@@ -50,6 +72,11 @@ type user struct {
 
 	folders  []*folder
 	messages []*message
+
+	msgTombstones []tombstone // messages deleted or moved out of a folder, oldest first
+
+	createdSeq int            // changeSeq when the user was added (0: seeded)
+	propSeq    map[string]int // Graph property name -> changeSeq of its last change
 }
 
 type folder struct {
@@ -88,6 +115,8 @@ type message struct {
 	flagStatus      string
 	replyTo         []recipient
 	deliveryReceipt bool
+	folderSeq       int // changeSeq when it entered its folder (0: seeded)
+	changedSeq      int // changeSeq of its last update in place (0: none)
 }
 
 // Message is a mailbox item as Mailbox returns it for test assertions.
