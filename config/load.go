@@ -18,6 +18,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
 // EnvPrefix starts every environment variable that overrides a configuration key.
@@ -111,7 +113,7 @@ const (
 	defaultVerifyInterval = 6 * time.Hour
 )
 
-var defaultFeatures = []string{FeatureDirectory, FeatureMail}
+var defaultFeatures = []string{permissions.FeatureDirectory, permissions.FeatureMail}
 
 // applyDefaults fills per-tenant and per-cloud defaults into empty fields.
 func (c *Config) applyDefaults() {

@@ -11,22 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
-// Features a tenant can enable.
-const (
-	FeatureDirectory       = "directory"
-	FeatureMail            = "mail"
-	FeatureMailSend        = "mail-send"
-	FeatureCalendar        = "calendar"
-	FeatureMailboxSettings = "mailbox-settings"
-	FeatureContacts        = "contacts"
-)
-
-// KnownFeatures lists every feature a tenant may enable, in documentation order.
-var KnownFeatures = []string{
-	FeatureDirectory, FeatureMail, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts,
-}
+// KnownFeatures lists every feature a tenant may enable, in documentation
+// order; internal/permissions owns the list (with each feature's Graph
+// permissions), so the two cannot drift apart.
+var KnownFeatures = permissions.Features()
 
 // Log levels and formats accepted in logging.level and logging.format.
 var (

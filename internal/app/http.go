@@ -68,8 +68,8 @@ func withCORS(next http.Handler, origins []string) http.Handler {
 	})
 }
 
-// serveHTTP runs the worker's HTTP server until ctx is done.
-func serveHTTP(ctx context.Context, cfg config.HTTP, ring codec.Keyring, log *zap.Logger) (func(), error) {
+// serveHTTP starts the worker's HTTP server; the returned func stops it.
+func serveHTTP(cfg config.HTTP, ring codec.Keyring, log *zap.Logger) (func(), error) {
 	h, err := NewHTTPHandler(ring, cfg.CodecCORSOrigins)
 	if err != nil {
 		return nil, err

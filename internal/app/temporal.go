@@ -38,6 +38,12 @@ func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 	if err != nil {
 		return nil, err
 	}
+	return dialWithKeyring(ctx, cfg, ring, log)
+}
+
+// dialWithKeyring is DialTemporal for callers that already resolved the keys
+// (the worker also serves the codec endpoint with them).
+func dialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (client.Client, error) {
 	dc, err := codec.NewDataConverter(ring)
 	if err != nil {
 		return nil, err

@@ -75,7 +75,13 @@ func NewWorker(c client.Client, cfg *config.Config, log *zap.Logger) (worker.Wor
 // RunWorker connects, registers search attributes, and runs the worker until
 // ctx is cancelled.
 func RunWorker(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	c, err := DialTemporal(ctx, cfg, log)
+	// Resolved once: the client's data converter and the codec endpoint
+	// share the keys.
+	ring, err := Keyring(cfg)
+	if err != nil {
+		return err
+	}
+	c, err := dialWithKeyring(ctx, cfg, ring, log)
 	if err != nil {
 		return err
 	}
@@ -87,11 +93,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	ring, err := Keyring(cfg)
-	if err != nil {
-		return err
-	}
-	stopHTTP, err := serveHTTP(ctx, cfg.HTTP, ring, log)
+	stopHTTP, err := serveHTTP(cfg.HTTP, ring, log)
 	if err != nil {
 		return err
 	}

@@ -33,14 +33,22 @@ var delegated = map[string][]Requirement{
 	"contacts":         {{Permission: "Contacts.Read", SatisfiedBy: []string{"Contacts.ReadWrite"}}},
 }
 
-// Features lists every feature name that has permission requirements, sorted.
+// Feature names, in the order the documentation lists them.
+const (
+	FeatureDirectory       = "directory"
+	FeatureMail            = "mail"
+	FeatureMailSend        = "mail-send"
+	FeatureCalendar        = "calendar"
+	FeatureMailboxSettings = "mailbox-settings"
+	FeatureContacts        = "contacts"
+)
+
+var featureOrder = []string{FeatureDirectory, FeatureMail, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts}
+
+// Features lists every feature a tenant may enable, in documentation order.
+// It is the one list: configuration validation accepts exactly these.
 func Features() []string {
-	names := make([]string, 0, len(appOnly))
-	for name := range appOnly {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
+	return append([]string(nil), featureOrder...)
 }
 
 // Required returns the requirements of the given features, deduplicated and

@@ -34,13 +34,16 @@ func TestMissingHonoursHigherPermissionsAndCase(t *testing.T) {
 	}
 }
 
-func TestFeaturesCoverBothTables(t *testing.T) {
-	for _, f := range Features() {
-		if _, ok := delegated[f]; !ok {
-			t.Errorf("feature %q has app-only requirements but no delegated ones", f)
+func TestFeaturesAreExactlyTheTablesKeys(t *testing.T) {
+	features := Features()
+	for name, table := range map[string]map[string][]Requirement{"app-only": appOnly, "delegated": delegated} {
+		if len(table) != len(features) {
+			t.Errorf("%s table has %d features, Features() lists %d", name, len(table), len(features))
 		}
-	}
-	if len(Features()) != len(delegated) {
-		t.Errorf("tables differ in size: app-only %d, delegated %d", len(Features()), len(delegated))
+		for _, f := range features {
+			if _, ok := table[f]; !ok {
+				t.Errorf("feature %q has no %s requirements", f, name)
+			}
+		}
 	}
 }

@@ -80,7 +80,6 @@ type State struct {
 	Code                string // AADSTS or Graph code of the last failure
 	Detail              string
 	Granted             []string
-	Required            []string
 	Missing             []string
 	LastCheckedAt       time.Time
 	LastVerifiedAt      time.Time // last time credentials were accepted

@@ -60,7 +60,6 @@ func validateSettings(features []string, authMode string, interval time.Duration
 // setRequirements derives the needed permissions from the enabled features.
 func (c *connection) setRequirements() {
 	c.required, _ = permissions.Required(c.in.Features, c.in.AuthMode == string(activities.AuthDelegated))
-	c.state.Required = permissions.Names(c.required)
 }
 
 // applySettings takes new settings and reports whether any changed.
@@ -217,7 +216,7 @@ func (c *connection) view() StatusView {
 		Code:           c.state.Code,
 		Detail:         c.state.Detail,
 		Granted:        c.state.Granted,
-		Required:       c.state.Required,
+		Required:       permissions.Names(c.required),
 		Missing:        c.state.Missing,
 		LastCheckedAt:  c.state.LastCheckedAt,
 		LastVerifiedAt: c.state.LastVerifiedAt,
