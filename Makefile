@@ -10,24 +10,34 @@ BIN   := $(CURDIR)/.bin
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL             := $(BIN)/temporal
 
+# staticcheck, pinned; the version is in the file name so a bump reinstalls.
+# v0.8.2 (2026.1.x) is the release that understands Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+
 # msgraph-sdk-go is huge (a cold compile peaks at ~4.4 GB); two parallel
 # compile jobs keep a 2-core machine responsive without slowing the build.
 export GOFLAGS ?= -p=2
 
-.PHONY: help tools build test unit vet fmt-check workflowcheck demo temporal bench clean
+.PHONY: help tools build test vet fmt-check staticcheck workflowcheck demo temporal clean
 
 help:
 	@echo "make demo   - run the demo: Temporal dev server + Web UI, Graph simulator, worker, demo tenant"
-	@echo "make test   - vet, workflowcheck and every test (installs the Temporal CLI first)"
+	@echo "make test   - gofmt, vet, staticcheck, workflowcheck and every test (installs the Temporal CLI and staticcheck first)"
 	@echo "make build  - build worker, starter and graphsim into .bin/"
-	@echo "make tools  - install the Temporal CLI $(TEMPORAL_CLI_VERSION) into .bin/"
+	@echo "make tools  - install the Temporal CLI $(TEMPORAL_CLI_VERSION) and staticcheck $(STATICCHECK_VERSION) into .bin/"
 
-tools: $(TEMPORAL)
+tools: $(TEMPORAL) $(STATICCHECK)
 
 $(TEMPORAL):
 	@mkdir -p $(BIN)
 	@echo "Installing Temporal CLI $(TEMPORAL_CLI_VERSION) into $(BIN) (a few minutes the first time)..."
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+$(STATICCHECK):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/staticcheck $@
 
 build:
 	$(GO) build -o $(BIN)/outlookflow-worker ./worker
@@ -41,17 +51,20 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
 workflowcheck:
 	$(GO) tool workflowcheck ./workflows/...
 
-test: tools fmt-check vet workflowcheck
+test: tools fmt-check vet staticcheck workflowcheck
 	$(GO) test -count=1 -race ./...
 
 demo: tools build
 	./scripts/demo.sh
 
 # A dev server alone, with outlookflow's search attributes (Web UI on :8233).
-temporal: tools
+temporal: $(TEMPORAL)
 	$(TEMPORAL) server start-dev --ip 127.0.0.1 --port 7233 --ui-port 8233 \
 		--search-attribute OutlookflowTenant=Keyword --search-attribute OutlookflowConnectionStatus=Keyword
 

@@ -68,20 +68,34 @@ type TenantDirectory interface {
 	Tenant(key string) (TenantSettings, bool)
 }
 
+// CredentialVault opens secrets that operators handed over at runtime. The
+// workflow carries only the version; the secret stays on the worker's side
+// (internal/credentials keeps them in sealed files; the store can later take
+// over behind this one call).
+type CredentialVault interface {
+	Secret(tenantKey, version string) (string, error)
+}
+
 // Tenant holds the tenant-connection activities and their dependencies.
 type Tenant struct {
 	Graph   GraphConnector
 	Tenants TenantDirectory
+	Vault   CredentialVault
 	Log     *zap.Logger
 }
+
+// VerifyHeartbeatTimeout is the heartbeat timeout of the verification
+// activity: a worker that dies mid-check is noticed within it, and the check
+// is retried on another worker instead of waiting out StartToClose.
+const VerifyHeartbeatTimeout = 10 * time.Second
 
 // VerifyConnectionInput asks for one credential check of a tenant.
 type VerifyConnectionInput struct {
 	TenantKey string
-	// SecretOverride, when set, is a rotated secret handed to the workflow by
-	// an operator; it replaces the configured secret reference. It only ever
-	// travels inside encrypted payloads.
-	SecretOverride string
+	// CredentialVersion, when set, names a secret sealed in the credential
+	// vault by `starter rotate --secret-stdin`; it replaces the configured
+	// secret reference. Only the version travels, never the secret.
+	CredentialVersion string
 }
 
 // ConnectionOutcome is the verdict of a credential check.
@@ -115,13 +129,13 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 			Detail:  fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", in.TenantKey),
 		}, nil
 	}
-	secret := in.SecretOverride
-	if secret == "" {
-		var err error
-		if secret, err = settings.ResolveSecret(); err != nil {
-			return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
-		}
+	secret, err := a.secret(in, settings)
+	if err != nil {
+		return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
 	}
+	// Graph calls can sleep through Retry-After inside one attempt; the
+	// heartbeats say the worker is alive meanwhile.
+	defer KeepAlive(ctx)()
 	log := a.logger(ctx).With(zap.String("tenant", in.TenantKey))
 	v, err := a.Graph.Verify(ctx, Credentials{
 		TenantID:     settings.TenantID,
@@ -172,4 +186,22 @@ func (a *Tenant) logger(ctx context.Context) *zap.Logger {
 		zap.String("activity", info.ActivityType.Name),
 		zap.Int32("attempt", info.Attempt),
 	)
+}
+
+// secret resolves the client secret for one check: the vault version the
+// workflow names, else the configured reference (read afresh each time, so
+// replacing the file needs no restart).
+func (a *Tenant) secret(in VerifyConnectionInput, settings TenantSettings) (string, error) {
+	if in.CredentialVersion == "" {
+		return settings.ResolveSecret()
+	}
+	if a.Vault == nil {
+		return "", fmt.Errorf("the tenant uses a rotated secret (version %s) but this worker has no credential vault; set credentials.dir and restart the worker", in.CredentialVersion)
+	}
+	s, err := a.Vault.Secret(in.TenantKey, in.CredentialVersion)
+	if err != nil {
+		return "", fmt.Errorf("the rotated secret (version %s) cannot be read: %v; run `starter rotate --tenant %s --secret-stdin` on a host that shares credentials.dir with the worker, or `starter rotate --tenant %s` to go back to the configured secret",
+			in.CredentialVersion, err, in.TenantKey, in.TenantKey)
+	}
+	return s, nil
 }

@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,18 +55,44 @@ func TestVerifyConnectionReportsSortedGrantedPermissions(t *testing.T) {
 	}
 }
 
-func TestVerifyConnectionPrefersSecretOverride(t *testing.T) {
+// vaultFunc is a function-field fake of the credential vault.
+type vaultFunc func(tenant, version string) (string, error)
+
+func (f vaultFunc) Secret(tenant, version string) (string, error) { return f(tenant, version) }
+
+func TestVerifyConnectionUsesTheVaultVersionOverTheConfiguredSecret(t *testing.T) {
 	var got string
 	a := newTenant(func(_ context.Context, c Credentials) (Verification, error) {
 		got = c.ClientSecret
 		return Verification{}, nil
 	},
 		func() (string, error) { return "", errors.New("must not be read") })
-	if _, err := a.VerifyConnection(context.Background(), VerifyConnectionInput{TenantKey: "contoso", SecretOverride: "rotated"}); err != nil {
+	a.Vault = vaultFunc(func(tenant, version string) (string, error) {
+		if tenant != "contoso" || version != "0123456789abcdef" {
+			return "", fmt.Errorf("asked for %s/%s", tenant, version)
+		}
+		return "rotated", nil
+	})
+	if _, err := a.VerifyConnection(context.Background(), VerifyConnectionInput{TenantKey: "contoso", CredentialVersion: "0123456789abcdef"}); err != nil {
 		t.Fatal(err)
 	}
 	if got != "rotated" {
-		t.Fatalf("secret used = %q, want the override", got)
+		t.Fatalf("secret used = %q, want the vault's", got)
+	}
+}
+
+func TestVerifyConnectionWithAnUnreadableVaultVersionIsMisconfiguredWithTheFix(t *testing.T) {
+	a := newTenant(func(context.Context, Credentials) (Verification, error) {
+		t.Fatal("Graph must not be called without a secret")
+		return Verification{}, nil
+	}, staticSecret("configured"))
+	a.Vault = vaultFunc(func(string, string) (string, error) { return "", errors.New("credential not found") })
+	res, err := a.VerifyConnection(context.Background(), VerifyConnectionInput{TenantKey: "contoso", CredentialVersion: "0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OutcomeMisconfigured || !strings.Contains(res.Detail, "starter rotate --tenant contoso --secret-stdin") {
+		t.Fatalf("result %+v, want Misconfigured naming the fix", res)
 	}
 }
 

@@ -7,13 +7,14 @@ import "time"
 
 // Config is the whole configuration of a worker or starter process.
 type Config struct {
-	Temporal   Temporal   `koanf:"temporal"`
-	Cloud      Cloud      `koanf:"cloud"`
-	Tenants    []Tenant   `koanf:"tenants"`
-	Logging    Logging    `koanf:"logging"`
-	Encryption Encryption `koanf:"encryption"`
-	HTTP       HTTP       `koanf:"http"`
-	Store      Store      `koanf:"store"`
+	Temporal    Temporal    `koanf:"temporal"`
+	Cloud       Cloud       `koanf:"cloud"`
+	Tenants     []Tenant    `koanf:"tenants"`
+	Logging     Logging     `koanf:"logging"`
+	Encryption  Encryption  `koanf:"encryption"`
+	HTTP        HTTP        `koanf:"http"`
+	Store       Store       `koanf:"store"`
+	Credentials Credentials `koanf:"credentials"`
 }
 
 // Temporal says where the Temporal server is and how the worker talks to it.
@@ -122,4 +123,12 @@ type Store struct {
 	Driver string    `koanf:"driver"` // sqlite (default, embedded) | postgres
 	Path   string    `koanf:"path"`   // sqlite database file, default outlookflow.db
 	DSN    SecretRef `koanf:"dsn"`    // postgres connection URL, by reference (it carries a password)
+}
+
+// Credentials says where secrets handed over at runtime (`starter rotate
+// --secret-stdin`) are kept, sealed with the encryption keys. The worker and
+// the starter must both reach the directory: run the starter on the worker's
+// host, or share the directory as a volume.
+type Credentials struct {
+	Dir string `koanf:"dir"` // default "credentials"
 }

@@ -516,6 +516,9 @@ func TestValidateNamesTheKeyAndTheFix(t *testing.T) {
 		{"postgres without dsn", func(c *Config) { c.Store = Store{Driver: StorePostgres} }, "store.dsn", "set store.dsn.env to the name of an environment variable"},
 		{"sqlite without path", func(c *Config) { c.Store.Path = "" }, "store.path", "SQLite database file"},
 		{"sqlite with a dsn", func(c *Config) { c.Store.DSN = SecretRef{Env: "DB"} }, "store.dsn", "only used when store.driver is postgres"},
+		// credentials
+		{"credentials dir blank", func(c *Config) { c.Credentials.Dir = "  " }, "credentials.dir", "a directory the worker and the starter share"},
+		{"credentials dir is a file", func(c *Config) { c.Credentials.Dir = "config_test.go" }, "credentials.dir", "is a file, not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

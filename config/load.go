@@ -48,7 +48,7 @@ const EnvConfigPath = "OUTLOOKFLOW_CONFIG"
 // configured in the file (encryption.activeKeyID does have one, for rotation);
 // a secret reference's fields do (OUTLOOKFLOW_STORE_DSN_ENV names the variable
 // holding store.dsn). A variable set to the empty string is ignored. An
-// OUTLOOKFLOW_TEMPORAL_*, _CLOUD_*, _LOGGING_*, _HTTP_* or _STORE_* variable
+// OUTLOOKFLOW_TEMPORAL_*, _CLOUD_*, _LOGGING_*, _HTTP_*, _STORE_* or _CREDENTIALS_* variable
 // that names no key is an error (a typo must not be silently ignored); other
 // OUTLOOKFLOW_* variables, such as OUTLOOKFLOW_CONFIG, are left alone. Name the
 // variables that hold secrets without the OUTLOOKFLOW_ prefix to keep them apart.
@@ -104,6 +104,7 @@ func defaultValues() map[string]any {
 		"logging.format":     "console",
 		"http.listen":        "127.0.0.1:8081",
 		"store.driver":       StoreSQLite,
+		"credentials.dir":    defaultCredentialsDir,
 	}
 }
 
@@ -136,12 +137,17 @@ func (c *Config) applyDefaults() {
 	if c.Store.Driver == StoreSQLite && c.Store.Path == "" {
 		c.Store.Path = defaultSQLitePath
 	}
+	if c.Credentials.Dir == "" {
+		c.Credentials.Dir = defaultCredentialsDir
+	}
 }
 
 // defaultCodecCORSOrigins are the origins of a Web UI on the local machine.
 var defaultCodecCORSOrigins = []string{"http://localhost:8233", "http://127.0.0.1:8233"}
 
 const defaultSQLitePath = "outlookflow.db"
+
+const defaultCredentialsDir = "credentials"
 
 // cloudEndpoints are Microsoft's endpoints for one cloud.
 type cloudEndpoints struct {
@@ -560,7 +566,7 @@ func EnvVarNames() map[string]string {
 
 // strictEnvSections are the OUTLOOKFLOW_<SECTION>_ prefixes in which a variable
 // that names no key is an error rather than ignored.
-var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_"}
+var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_", "CREDENTIALS_"}
 
 func loadEnv(ko *koanf.Koanf, environ []string) error {
 	var problems []error

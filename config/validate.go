@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -85,6 +86,7 @@ func (c *Config) Validate() error {
 	c.Encryption.validate(v)
 	c.HTTP.validate(v)
 	c.Store.validate(v)
+	c.Credentials.validate(v)
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -434,5 +436,15 @@ func (s Store) validate(v *validator) {
 		validateSecretRef(v, "store.dsn", s.DSN)
 	default:
 		v.add("store.driver", "%q is not a known store driver; use sqlite (embedded) or postgres (env %sSTORE_DRIVER)", s.Driver, EnvPrefix)
+	}
+}
+
+func (c Credentials) validate(v *validator) {
+	if strings.TrimSpace(c.Dir) == "" {
+		v.add("credentials.dir", "is empty; set it to a directory the worker and the starter share, e.g. /var/lib/outlookflow/credentials (env %sCREDENTIALS_DIR)", EnvPrefix)
+		return
+	}
+	if fi, err := os.Stat(c.Dir); err == nil && !fi.IsDir() {
+		v.add("credentials.dir", "%q is a file, not a directory; point it at a directory (it is created, mode 0700, when missing)", c.Dir)
 	}
 }

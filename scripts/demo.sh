@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
 # make demo: a Temporal dev server with the Web UI, the Graph simulator seeded
 # with a demo tenant, the outlookflow worker, and the demo tenant connected.
-# Ctrl-C stops everything this script started and nothing else.
+#
+# - Temporal keeps its history in .demo/temporal.db, so a second `make demo`
+#   finds the tenant (and everything it did) where the first one left it;
+#   `make clean` starts afresh.
+# - A worker that crashes (or is killed) is restarted, and the terminal says so.
+# - Ctrl-C stops everything this script started, and nothing else, and ends
+#   with exit status 0.
 set -euo pipefail
+
+# Ctrl-C goes to the terminal's whole foreground process group, make included,
+# and make then reports the recipe as interrupted or failed however cleanly
+# the script stops. With job control on, the real demo runs as a foreground
+# job in a process group of its own: Ctrl-C reaches only that, the demo shuts
+# down in order, and its exit status (0) becomes make's.
+if [ -z "${OUTLOOKFLOW_DEMO_INNER:-}" ] && [ -t 0 ]; then
+  set -m
+  set +e
+  OUTLOOKFLOW_DEMO_INNER=1 "$0" "$@"
+  exit $?
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/.bin
@@ -12,7 +30,10 @@ ui_port=${DEMO_UI_PORT:-8233}
 sim_port=${DEMO_SIM_PORT:-8443}
 codec_port=${DEMO_CODEC_PORT:-8081}
 
-pids=()
+# Children run in sessions of their own (setsid), so a Ctrl-C reaches only
+# this script, which then stops them in order: worker first, so it finishes
+# what it is doing, then the simulator and the server.
+declare -A pid=()
 stopping=0
 cleanup() {
   [ "$stopping" = 1 ] && return
@@ -20,14 +41,13 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "Stopping the demo..."
-  # Reverse order: worker first, then the simulator and the server.
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
+  for name in worker graphsim temporal; do
+    [ -n "${pid[$name]:-}" ] && kill -TERM "${pid[$name]}" 2>/dev/null || true
   done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
+  for name in worker graphsim temporal; do
+    [ -n "${pid[$name]:-}" ] && wait "${pid[$name]}" 2>/dev/null || true
   done
-  echo "Stopped: every process the demo started has exited."
+  echo "Stopped: every process the demo started has exited. History is kept in $state/temporal.db (make clean removes it)."
 }
 trap cleanup EXIT
 trap "cleanup; exit 0" INT TERM
@@ -50,27 +70,38 @@ wait_for() { # what, seconds, command...
   exit 1
 }
 
-rm -rf "$state"
 mkdir -p "$state"
 chmod 700 "$state"
 
-# A fresh payload-encryption key for this demo run (never committed).
-head -c 32 /dev/urandom | base64 > "$state/payload.key"
+# The payload-encryption key is made once and kept with the history it
+# encrypts: a new key would leave the kept history unreadable.
+if [ ! -s "$state/payload.key" ]; then
+  (umask 077; head -c 32 /dev/urandom | base64 > "$state/payload.key")
+  first_run=1
+else
+  first_run=0
+fi
 chmod 600 "$state/payload.key"
 
 echo "Starting the Temporal dev server (gRPC 127.0.0.1:$temporal_port, Web UI http://localhost:$ui_port)..."
-"$bin/temporal" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+if [ "$first_run" = 0 ] && [ -s "$state/temporal.db" ]; then
+  echo "  reusing the history in $state/temporal.db"
+fi
+setsid "$bin/temporal" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+  --db-filename "$state/temporal.db" \
   --log-level warn \
   --ui-codec-endpoint "http://localhost:$codec_port/codec" \
   --search-attribute OutlookflowTenant=Keyword \
   --search-attribute OutlookflowConnectionStatus=Keyword \
-  >"$state/temporal.log" 2>&1 &
-pids+=($!)
+  >>"$state/temporal.log" 2>&1 &
+pid[temporal]=$!
 
 echo "Starting the Graph simulator (https://localhost:$sim_port) with the demo tenant..."
-"$bin/graphsim" --addr "127.0.0.1:$sim_port" --state-dir "$state/graphsim" --seed demo \
-  --credentials-out "$state/demo-credentials.json" >"$state/graphsim.log" 2>&1 &
-pids+=($!)
+# The simulator writes these afresh; waiting for the new ones needs the old gone.
+rm -f "$state/demo-credentials.json" "$state/demo-credentials.json.secret"
+setsid "$bin/graphsim" --addr "127.0.0.1:$sim_port" --state-dir "$state/graphsim" --seed demo \
+  --credentials-out "$state/demo-credentials.json" >>"$state/graphsim.log" 2>&1 &
+pid[graphsim]=$!
 
 wait_for "Temporal" 60 "$bin/temporal" operator cluster health --address "127.0.0.1:$temporal_port"
 wait_for "the Graph simulator" 30 test -s "$state/demo-credentials.json"
@@ -117,12 +148,25 @@ encryption:
   keys:
     - id: demo
       secret: {file: $state/payload.key}
+credentials:
+  # Secrets handed over with 'starter rotate --secret-stdin', sealed.
+  dir: $state/credentials
 YAML
 export OUTLOOKFLOW_CONFIG=$state/config.yaml
 
+start_worker() {
+  setsid "$bin/outlookflow-worker" >>"$state/worker.log" 2>&1 &
+  pid[worker]=$!
+}
 echo "Starting the outlookflow worker..."
-"$bin/outlookflow-worker" >"$state/worker.log" 2>&1 &
-pids+=($!)
+start_worker
+
+if [ "$first_run" = 0 ]; then
+  # The simulator keeps nothing between runs: it knows only the demo app's
+  # first secret again, so a secret rotated in an earlier run is gone.
+  echo "Pointing the demo tenant back at its configured secret (the simulator forgot any rotated one)..."
+  "$bin/starter" rotate --tenant demo --wait 60s >/dev/null 2>&1 || true
+fi
 
 echo "Connecting the demo tenant..."
 "$bin/starter" connect --tenant demo --wait 90s || {
@@ -138,6 +182,7 @@ outlookflow demo is running.
                 (filter: OutlookflowConnectionStatus = "Connected")
   Simulator     https://localhost:$sim_port  (CA: $state/graphsim/ca.pem)
   Logs          $state/{temporal,graphsim,worker}.log
+  History       $state/temporal.db (kept across runs; make clean removes it)
 
 Try, in another terminal:
   export OUTLOOKFLOW_CONFIG=$state/config.yaml
@@ -146,18 +191,39 @@ Try, in another terminal:
   $bin/starter resume --tenant demo
   $bin/starter verify --tenant demo
 
-Payloads are encrypted (binary/encrypted) in Temporal; the Web UI shows them
-decrypted through the worker's codec endpoint http://localhost:$codec_port/codec.
-Press Ctrl-C to stop everything.
+Payloads are AES-256-GCM encrypted before they reach Temporal. The Web UI
+shows them decoded because it calls the worker's codec endpoint
+http://localhost:$codec_port/codec; without it (or with 'temporal workflow show')
+they read as binary/encrypted.
+Kill the worker (kill -9 ${pid[worker]}) and it is restarted; press Ctrl-C to stop everything.
 INFO
 
-# Stay up until interrupted, or until one of the processes dies.
+# Stay up until interrupted. A worker that exits is restarted (unless it keeps
+# crashing); the server or the simulator exiting ends the demo.
+restarts=()
 while true; do
-  for pid in "${pids[@]}"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "A demo process ($pid) exited unexpectedly; see $state/*.log" >&2
+  for name in temporal graphsim; do
+    if ! kill -0 "${pid[$name]}" 2>/dev/null; then
+      set +e; wait "${pid[$name]}"; status=$?; set -e
+      echo "The $name process (${pid[$name]}) exited with status $status; see $state/$name.log. Stopping the demo." >&2
       exit 1
     fi
   done
+  if ! kill -0 "${pid[worker]}" 2>/dev/null; then
+    set +e; wait "${pid[worker]}"; status=$?; set -e
+    how="with status $status"
+    [ "$status" -gt 128 ] && how="killed by signal $((status - 128))"
+    now=$(date +%s)
+    recent=()
+    for t in "${restarts[@]}"; do (( now - t < 60 )) && recent+=("$t"); done
+    restarts=("${recent[@]}" "$now")
+    if (( ${#restarts[@]} > 5 )); then
+      echo "$(date +%T) The worker (${pid[worker]}) exited $how, the sixth time within a minute; not restarting it. See $state/worker.log." >&2
+      exit 1
+    fi
+    echo "$(date +%T) The worker (${pid[worker]}) exited $how; restarting it (log continues in $state/worker.log)."
+    start_worker
+    echo "$(date +%T) Worker restarted as ${pid[worker]}; Temporal hands it the tenant's workflow and any check the old one left unfinished."
+  fi
   sleep 1
 done

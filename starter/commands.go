@@ -8,14 +8,17 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/logging"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
@@ -31,6 +34,8 @@ type cli struct {
 	stderr     io.Writer
 
 	cfg      *config.Config
+	ring     codec.Keyring
+	failures converter.FailureConverter // decodes failures read from Describe calls
 	temporal client.Client
 }
 
@@ -99,21 +104,52 @@ func (c *cli) load() error {
 	if c.temporal != nil {
 		return nil
 	}
+	if c.configPath == "" {
+		// Without a file there are no tenants and no encryption keys, so
+		// every later message would be about the symptom, not the cause.
+		return usageError{fmt.Errorf("no configuration file: set %s or pass --config FILE (make demo writes .demo/config.yaml; config/example.yaml is the reference)", config.EnvConfigPath)}
+	}
 	cfg, err := config.Load(c.configPath, c.environ)
 	if err != nil {
 		return err
 	}
 	c.cfg = cfg
+	if c.ring, err = app.Keyring(cfg); err != nil {
+		return err
+	}
+	if c.failures, err = codec.NewFailureConverter(c.ring); err != nil {
+		return err
+	}
 	// The starter logs only warnings: its output is for people and scripts.
 	log, err := logging.New("warn", "console", c.stderr)
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(c.ctx, cfg, log)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(c.ctx, dialTimeout)
+	defer cancel()
+	tc, err := app.DialWithKeyring(ctx, cfg, c.ring, log)
+	var unreachable *app.TemporalUnreachableError
+	switch {
+	case err == nil:
+	case c.ctx.Err() == nil && errors.As(err, &unreachable):
+		return errorf(exitTemporalUnreachable, "Temporal at %s (namespace %s) is unreachable: %s; start it (`make temporal` or `make demo` on this machine) or point temporal.address at it",
+			cfg.Temporal.Address, cfg.Temporal.Namespace, firstLine(unreachable.Err.Error()))
+	default:
 		return err
 	}
 	c.temporal = tc
+	return nil
+}
+
+// dialTimeout bounds connecting to Temporal: a server that is not there must
+// not leave the operator staring at a silent terminal.
+const dialTimeout = 10 * time.Second
+
+// positiveWait rejects a --wait that could never be met.
+func positiveWait(wait time.Duration) error {
+	if wait <= 0 {
+		return usageError{fmt.Errorf("--wait must be a positive duration such as 90s or 5m, not %s", wait)}
+	}
 	return nil
 }
 
@@ -155,6 +191,9 @@ func (c *cli) connectCommand() *cobra.Command {
 		Short: "Start (or find) the tenant's connection workflow and wait for its first verification",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := positiveWait(wait); err != nil {
+				return err
+			}
 			t, err := c.configuredTenant(cmd, key)
 			if err != nil {
 				return err
@@ -166,7 +205,7 @@ func (c *cli) connectCommand() *cobra.Command {
 				TypedSearchAttributes:    initialSearchAttributes(key),
 			}, tenant.WorkflowName, app.TenantInput(t))
 			if err != nil {
-				return fmt.Errorf("starting the connection workflow for %q: %w", key, err)
+				return c.temporalError(fmt.Sprintf("starting the connection workflow for %q", key), err)
 			}
 			fmt.Fprintf(c.stdout, "Connection workflow %s (run %s) for tenant %q.\n", run.GetID(), run.GetRunID(), key)
 			// The settings update makes config edits reach a workflow that
@@ -175,7 +214,7 @@ func (c *cli) connectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.printViews([]tenant.StatusView{view}); err != nil {
+			if err := c.printViews([]statusRow{{StatusView: view}}); err != nil {
 				return err
 			}
 			if view.Status != tenant.StatusConnected {
@@ -185,7 +224,7 @@ func (c *cli) connectCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
-	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the first verification")
+	cmd.Flags().DurationVar(&wait, "wait", updateTimeout, "how long to wait for the first verification")
 	return cmd
 }
 
@@ -202,7 +241,7 @@ func (c *cli) runningUnconfiguredTenants() ([]string, error) {
 	for {
 		resp, err := c.temporal.ListWorkflow(c.ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("listing tenant workflows: %w", err)
+			return nil, c.temporalError("listing tenant workflows", err)
 		}
 		for _, e := range resp.GetExecutions() {
 			key, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), tenant.WorkflowID(""))
@@ -233,9 +272,57 @@ func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
 		if errors.As(err, &nf) {
 			return view, noWorkflow(key)
 		}
-		return view, fmt.Errorf("querying tenant %q: %w", key, err)
+		return view, c.temporalError(fmt.Sprintf("querying tenant %q", key), err)
 	}
 	return view, resp.Get(&view)
+}
+
+// statusRow is one tenant in `starter status`: the workflow's own answer,
+// plus the server's view of a check that is running.
+type statusRow struct {
+	tenant.StatusView
+	Check *checkProgress `json:"Check,omitempty"`
+}
+
+// tenantRow builds one tenant's row. A tenant whose query goes unanswered
+// still gets a row: what the server knows, and why nobody answered.
+func (c *cli) tenantRow(key string) (statusRow, error) {
+	view, err := c.queryStatus(key)
+	var ee exitError
+	switch {
+	case errors.As(err, &ee) && ee.code == exitNotFound:
+		return statusRow{StatusView: tenant.StatusView{TenantKey: key, Status: "NotConnected", Detail: "run 'starter connect --tenant " + key + "'"}}, err
+	case errors.As(err, &ee) && ee.code == exitTemporalUnreachable, c.ctx.Err() != nil:
+		return statusRow{}, err
+	}
+	row := statusRow{StatusView: view}
+	if err != nil {
+		// Keep going: the other tenants' rows are still worth printing.
+		row.StatusView = tenant.StatusView{TenantKey: key, Status: "NoAnswer", Detail: c.whyNoAnswer(err)}
+	}
+	if err != nil || view.CheckInProgress {
+		check, cerr := c.checkInProgress(c.ctx, key)
+		if errors.As(cerr, &ee) && ee.code == exitTemporalUnreachable {
+			return statusRow{}, cerr
+		}
+		row.Check = check
+	}
+	return row, nil
+}
+
+// whyNoAnswer explains an unanswered status query by who polls the queue.
+func (c *cli) whyNoAnswer(queryErr error) string {
+	p, err := c.taskQueuePollers(c.ctx)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("no answer within %s (%v)", queryTimeout, queryErr)
+	case p.alive == 0:
+		var ee exitError
+		_ = errors.As(c.noWorkerError(p), &ee)
+		return ee.msg
+	default:
+		return fmt.Sprintf("%d worker(s) poll task queue %q but none answered within %s; see the worker's log (%v)", p.alive, c.cfg.Temporal.TaskQueue, queryTimeout, queryErr)
+	}
 }
 
 func (c *cli) statusCommand() *cobra.Command {
@@ -249,7 +336,6 @@ func (c *cli) statusCommand() *cobra.Command {
 			if err := c.load(); err != nil {
 				return err
 			}
-			var views []tenant.StatusView
 			var keys []string
 			if key != "" {
 				if _, err := c.tenantConfig(key); err != nil {
@@ -269,36 +355,29 @@ func (c *cli) statusCommand() *cobra.Command {
 				keys = append(keys, orphans...)
 			}
 			missing := 0
+			var rows []statusRow
 			for _, k := range keys {
-				view, err := c.queryStatus(k)
+				row, err := c.tenantRow(k)
 				var ee exitError
-				if errors.As(err, &ee) && ee.code == exitNotFound {
+				switch {
+				case errors.As(err, &ee) && ee.code == exitNotFound:
 					missing++
-					views = append(views, tenant.StatusView{TenantKey: k, Status: "NotConnected", Detail: "run 'starter connect --tenant " + k + "'"})
-					continue
-				}
-				if err != nil {
-					if c.ctx.Err() != nil {
-						return err
-					}
-					// Keep going: the other tenants' rows are still worth printing.
-					views = append(views, tenant.StatusView{TenantKey: k, Status: "NoAnswer",
-						Detail: fmt.Sprintf("no answer within %s; is a worker polling task queue %q? (%v)", queryTimeout, c.cfg.Temporal.TaskQueue, err)})
-					continue
-				}
-				views = append(views, view)
-			}
-			if asJSON {
-				if err := printJSON(c.stdout, views); err != nil {
+				case err != nil:
 					return err
 				}
-			} else if err := c.printViews(views); err != nil {
+				rows = append(rows, row)
+			}
+			if asJSON {
+				if err := printJSON(c.stdout, rows); err != nil {
+					return err
+				}
+			} else if err := c.printViews(rows); err != nil {
 				return err
 			}
 			if key != "" && missing > 0 {
 				return exitError{code: exitNotFound}
 			}
-			for _, v := range views {
+			for _, v := range rows {
 				if v.Status != tenant.StatusConnected {
 					return exitError{code: exitNotConnected}
 				}
@@ -314,25 +393,29 @@ func (c *cli) statusCommand() *cobra.Command {
 // updateCommand builds pause/resume/verify/rotate, which all send one update
 // to the tenant's workflow and print the status it answers with.
 // With expectConnected, a tenant left in any other status exits 3, like status.
-func (c *cli) updateCommand(use, short, updateName string, expectConnected bool, flags func(*cobra.Command), arg func() (any, error)) *cobra.Command {
+func (c *cli) updateCommand(use, short, updateName string, expectConnected bool, flags func(*cobra.Command), arg func(key string) (any, error)) *cobra.Command {
 	var key string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := positiveWait(wait); err != nil {
+				return err
+			}
 			if _, err := c.configuredTenant(cmd, key); err != nil {
 				return err
 			}
-			req, err := arg()
+			req, err := arg(key)
 			if err != nil {
 				return err
 			}
-			view, err := c.sendUpdate(key, updateName, req, updateTimeout)
+			view, err := c.sendUpdate(key, updateName, req, wait)
 			if err != nil {
 				return err
 			}
-			if err := c.printViews([]tenant.StatusView{view}); err != nil {
+			if err := c.printViews([]statusRow{{StatusView: view}}); err != nil {
 				return err
 			}
 			if expectConnected && view.Status != tenant.StatusConnected {
@@ -342,70 +425,154 @@ func (c *cli) updateCommand(use, short, updateName string, expectConnected bool,
 		},
 	}
 	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
+	cmd.Flags().DurationVar(&wait, "wait", updateTimeout, "how long to wait for the tenant's answer (a check retrying through throttling can take minutes)")
 	if flags != nil {
 		flags(cmd)
 	}
 	return cmd
 }
 
-// updateTimeout bounds how long an update waits for the worker to answer.
+// updateTimeout is the default --wait: how long an update waits for its answer.
 const updateTimeout = 2 * time.Minute
 
+// acceptTimeout bounds how long a worker may take to accept an update. A
+// live worker accepts (or rejects) within a workflow task, well inside it;
+// past it the question is whether any worker is there at all.
+const acceptTimeout = 15 * time.Second
+
 // sendUpdate sends one update to the tenant's workflow and waits up to wait
-// for its answer.
+// for its answer. When no answer comes it says why, with a distinct exit
+// code: no worker polls the task queue (6), or the worker accepted the
+// request and the check it waits for is still running (7, with the attempt
+// and last failure); Temporal itself being unreachable is 5.
 func (c *cli) sendUpdate(key, updateName string, req any, wait time.Duration) (tenant.StatusView, error) {
 	var view tenant.StatusView
-	ctx, cancel := context.WithTimeout(c.ctx, wait)
-	defer cancel()
-	handle, err := c.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	deadline := time.Now().Add(wait)
+	// Nobody polling: say so now rather than after the whole wait, once a
+	// worker that is just starting has had a moment to show up.
+	if err := c.awaitPoller(min(wait, startupGrace)); err != nil {
+		return view, err
+	}
+	acceptCtx, cancelAccept := context.WithTimeout(c.ctx, min(wait, acceptTimeout))
+	defer cancelAccept()
+	handle, err := c.temporal.UpdateWorkflow(acceptCtx, client.UpdateWorkflowOptions{
 		WorkflowID:   tenant.WorkflowID(key),
 		UpdateName:   updateName,
 		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
-	if err == nil {
-		err = handle.Get(ctx, &view)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			return view, noWorkflow(key)
+		case c.ctx.Err() != nil:
+			return view, err
+		case acceptCtx.Err() != nil:
+			return view, c.notAccepted(key, updateName)
+		default:
+			return view, c.temporalError(fmt.Sprintf("%s for tenant %q", updateName, key), err)
+		}
 	}
-	var nf *serviceerror.NotFound
+	doneCtx, cancelDone := context.WithDeadline(c.ctx, deadline)
+	defer cancelDone()
+	err = handle.Get(doneCtx, &view)
 	switch {
 	case err == nil:
 		return view, nil
-	case errors.As(err, &nf):
-		return view, noWorkflow(key)
-	case ctx.Err() != nil && c.ctx.Err() == nil:
-		return view, errorf(exitNotConnected, "tenant %q did not answer %s within %s; is the worker running on task queue %q?", key, updateName, wait, c.cfg.Temporal.TaskQueue)
+	case c.ctx.Err() != nil:
+		return view, err
+	case doneCtx.Err() != nil:
+		return view, c.stillRunning(key, updateName, wait)
 	default:
-		return view, fmt.Errorf("%s for tenant %q: %w", updateName, key, err)
+		return view, c.temporalError(fmt.Sprintf("%s for tenant %q", updateName, key), err)
 	}
+}
+
+// startupGrace is how long an update waits for a first poller: a worker
+// started a moment ago (as `make demo` does) registers before it polls.
+const startupGrace = 10 * time.Second
+
+// awaitPoller returns once a worker polls the task queue, or exit 6 after grace.
+func (c *cli) awaitPoller(grace time.Duration) error {
+	until := time.Now().Add(grace)
+	for {
+		p, err := c.taskQueuePollers(c.ctx)
+		if err != nil || p.alive > 0 {
+			return err
+		}
+		if time.Now().After(until) {
+			return c.noWorkerError(p)
+		}
+		select {
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// notAccepted explains an update no worker took: nobody polls (6), or
+// pollers exist but did not answer (6 as well: no worker is serving).
+func (c *cli) notAccepted(key, updateName string) error {
+	p, err := c.taskQueuePollers(c.ctx)
+	if err != nil {
+		return err
+	}
+	if p.alive == 0 {
+		return c.noWorkerError(p)
+	}
+	return errorf(exitNoWorker, "tenant %q: no worker accepted %s within %s although %d poll task queue %q; a worker that just died still counts as polling for about a minute, so check that outlookflow-worker runs and see its log",
+		key, updateName, acceptTimeout, p.alive, c.cfg.Temporal.TaskQueue)
+}
+
+// stillRunning explains an accepted update that did not finish: the check it
+// waits for is still going, and the server says how (7).
+func (c *cli) stillRunning(key, updateName string, wait time.Duration) error {
+	why := "the check has not finished"
+	if check, err := c.checkInProgress(c.ctx, key); err != nil {
+		return err
+	} else if check != nil {
+		why = check.String()
+	}
+	return errorf(exitStillRunning, "tenant %q: the worker accepted %s, and after %s the check is still running: %s. It goes on without you; `starter status --tenant %s` shows its outcome (or pass a longer --wait)",
+		key, updateName, wait, why, key)
 }
 
 func (c *cli) pauseCommand() *cobra.Command {
 	var reason string
 	return c.updateCommand("pause --tenant KEY", "Pause a tenant: no verification (and later no sync or recipes) until resumed",
 		tenant.UpdatePause, false,
-		func(cmd *cobra.Command) { cmd.Flags().StringVar(&reason, "reason", "", "why, shown in status") },
-		func() (any, error) { return tenant.PauseRequest{Reason: reason}, nil })
+		func(cmd *cobra.Command) {
+			cmd.Flags().StringVar(&reason, "reason", "", fmt.Sprintf("why, shown in status (at most %d characters)", tenant.MaxPauseReasonLength))
+		},
+		func(string) (any, error) {
+			if n := utf8.RuneCountInString(reason); n > tenant.MaxPauseReasonLength {
+				return nil, usageError{fmt.Errorf("--reason is %d characters; keep it to %d", n, tenant.MaxPauseReasonLength)}
+			}
+			return tenant.PauseRequest{Reason: reason}, nil
+		})
 }
 
 func (c *cli) resumeCommand() *cobra.Command {
 	return c.updateCommand("resume --tenant KEY", "Resume a paused tenant and verify it at once", tenant.UpdateResume, true, nil,
-		func() (any, error) { return tenant.ResumeRequest{}, nil })
+		func(string) (any, error) { return tenant.ResumeRequest{}, nil })
 }
 
 func (c *cli) verifyCommand() *cobra.Command {
 	return c.updateCommand("verify --tenant KEY", "Re-verify a tenant's credentials and permissions now", tenant.UpdateVerifyNow, true, nil,
-		func() (any, error) { return tenant.VerifyNowRequest{}, nil })
+		func(string) (any, error) { return tenant.VerifyNowRequest{}, nil })
 }
 
 func (c *cli) rotateCommand() *cobra.Command {
 	var fromStdin bool
 	return c.updateCommand("rotate --tenant KEY [--secret-stdin]",
-		"Tell the tenant its credentials changed: re-read the configured secret, or take a new one from stdin",
+		"Tell the tenant its credentials changed: re-read the configured secret, or seal a new one from stdin into the credential directory",
 		tenant.UpdateRotateCredentials, true,
 		func(cmd *cobra.Command) {
-			cmd.Flags().BoolVar(&fromStdin, "secret-stdin", false, "read the new client secret from standard input (never pass secrets as arguments)")
+			cmd.Flags().BoolVar(&fromStdin, "secret-stdin", false, "read the new client secret from standard input (never pass secrets as arguments); it is sealed into credentials.dir, which the worker must share, and only its version reaches Temporal")
 		},
-		func() (any, error) {
+		func(key string) (any, error) {
 			if !fromStdin {
 				return tenant.RotateCredentialsRequest{}, nil
 			}
@@ -417,7 +584,16 @@ func (c *cli) rotateCommand() *cobra.Command {
 			if secret == "" {
 				return nil, usageError{errors.New("--secret-stdin given but standard input was empty")}
 			}
-			return tenant.RotateCredentialsRequest{NewSecret: secret}, nil
+			vault, err := app.OpenVault(c.cfg, c.ring)
+			if err != nil {
+				return nil, err
+			}
+			version, err := vault.Put(key, secret)
+			if err != nil {
+				return nil, fmt.Errorf("storing the secret in %s: %w", vault.Dir(), err)
+			}
+			fmt.Fprintf(c.stdout, "Sealed the new secret for %q in %s as version %s.\n", key, vault.Dir(), version)
+			return tenant.RotateCredentialsRequest{CredentialVersion: version}, nil
 		})
 }
 

@@ -8,6 +8,11 @@
 //	2  usage: unknown command or flag, missing --tenant
 //	3  a tenant shown is not Connected (the status printed says why); pause exits 0
 //	4  the tenant is not configured, or has no connection workflow yet
+//	5  Temporal is unreachable
+//	6  no worker is polling the task queue (or none accepted the request)
+//	7  the worker accepted the request, but the check it waits for is still
+//	   running after --wait (throttling, a worker that died mid-check); the
+//	   message says since when, which attempt, and the last failure
 package main
 
 import (
@@ -44,6 +49,10 @@ const (
 	exitUsage        = 2
 	exitNotConnected = 3
 	exitNotFound     = 4
+
+	exitTemporalUnreachable = 5
+	exitNoWorker            = 6
+	exitStillRunning        = 7
 )
 
 func errorf(code int, format string, args ...any) error {

@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -41,6 +43,13 @@ func runStarter(t *testing.T, configPath string, stdin string, args ...string) r
 // world starts a simulator with the demo tenant, writes a config file for it
 // and runs a worker on a fresh task queue.
 func world(t *testing.T) string {
+	t.Helper()
+	cfg, _ := worldWithSim(t)
+	return cfg
+}
+
+// worldWithSim is world that also returns the simulator, for fault injection.
+func worldWithSim(t *testing.T) (string, *graphsim.Server) {
 	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
@@ -85,8 +94,10 @@ encryption:
   keys:
     - id: k
       secret: {file: %s}
+credentials:
+  dir: %s
 `, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
-		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile)
+		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	mustWrite(t, cfgPath, yaml)
 
@@ -94,12 +105,16 @@ encryption:
 	if err != nil {
 		t.Fatalf("test config does not load: %v", err)
 	}
-	c, err := app.DialTemporal(context.Background(), cfg, zap.NewNop())
+	ring, err := app.Keyring(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := app.DialWithKeyring(context.Background(), cfg, ring, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w, err := app.NewWorker(c, cfg, zap.NewNop())
+	w, err := app.NewWorker(c, cfg, ring, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +125,7 @@ encryption:
 		_ = c.TerminateWorkflow(context.Background(), tenant.WorkflowID("demo"), "", "test finished")
 		w.Stop()
 	})
-	return cfgPath
+	return cfgPath, sim
 }
 
 func mustWrite(t *testing.T, path, s string) {
@@ -217,11 +232,15 @@ func TestRotateReadsTheSecretFromStdinOnly(t *testing.T) {
 	}
 	_, creds := graphsim.DemoTenant()
 	r := runStarter(t, cfg, creds.ClientSecret+"\n", "rotate", "--tenant", "demo", "--secret-stdin")
-	if r.code != exitOK || !strings.Contains(r.stdout, "Connected") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "Connected") || !strings.Contains(r.stdout, "Sealed the new secret") {
 		t.Fatalf("rotate with the valid secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if strings.Contains(r.stdout+r.stderr, creds.ClientSecret) {
 		t.Fatal("rotate echoed the secret")
+	}
+	sealed, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "credentials", "demo.json"))
+	if err != nil || strings.Contains(string(sealed), creds.ClientSecret) {
+		t.Fatalf("the credential file is missing or holds the secret in plaintext (err %v)", err)
 	}
 	if r := runStarter(t, cfg, "", "rotate", "--tenant", "demo", "--secret-stdin"); r.code != exitUsage {
 		t.Fatalf("rotate with empty stdin: exit %d, want %d", r.code, exitUsage)
@@ -257,18 +276,115 @@ func TestConnectAppliesEditedFeaturesToTheRunningWorkflow(t *testing.T) {
 	}
 }
 
-func TestWithoutAWorkerConnectTimesOutAndStatusSaysNoAnswer(t *testing.T) {
+func TestWithoutAWorkerCommandsSayNoWorkerIsPolling(t *testing.T) {
 	cfg := world(t)
 	rewrite(t, cfg, "taskQueue: ", "taskQueue: nobody-polls-")
 	t.Cleanup(func() { terminate(t, cfg, "unstarted") })
 	r := runStarter(t, cfg, "", "connect", "--tenant", "unstarted", "--wait", "3s")
-	if r.code != exitNotConnected || !strings.Contains(r.stderr, "is the worker running") {
+	if r.code != exitNoWorker || !strings.Contains(r.stderr, "no worker is polling task queue") {
 		t.Fatalf("connect with no worker: exit %d stderr %q", r.code, r.stderr)
 	}
-	// status neither hangs nor fails: the tenant's row says nobody answered.
+	// verify says the same, at once, and no raw gRPC error.
+	start := time.Now()
+	r = runStarter(t, cfg, "", "verify", "--tenant", "unstarted")
+	if r.code != exitNoWorker || !strings.Contains(r.stderr, "no worker is polling task queue") || strings.Contains(r.stderr, "rpc error") {
+		t.Fatalf("verify with no worker: exit %d stderr %q", r.code, r.stderr)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("verify took %s to say no worker polls; it should not wait out --wait", took)
+	}
+	// status neither hangs nor fails: the tenant's row says nobody polls.
 	r = runStarter(t, cfg, "", "status", "--tenant", "unstarted")
-	if r.code != exitNotConnected || !strings.Contains(r.stdout, "NoAnswer") || !strings.Contains(r.stdout, "is a worker polling") {
+	if r.code != exitNotConnected || !strings.Contains(r.stdout, "NoAnswer") || !strings.Contains(r.stdout, "no worker is polling") {
 		t.Fatalf("status with no worker: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUnreachableTemporalExitsFiveWithoutARawGRPCError(t *testing.T) {
+	cfg := world(t)
+	// A port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	rewrite(t, cfg, "address: "+temporalServer.HostPort, "address: "+addr)
+	for _, args := range [][]string{{"verify", "--tenant", "demo"}, {"status"}} {
+		r := runStarter(t, cfg, "", args...)
+		if r.code != exitTemporalUnreachable || !strings.Contains(r.stderr, "Temporal at "+addr+" (namespace default) is unreachable") {
+			t.Fatalf("starter %v with Temporal down: exit %d stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestVerifyWhileACheckRetriesThrottlingSaysWhyAndExitsSeven(t *testing.T) {
+	cfg, sim := worldWithSim(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	_, creds := graphsim.DemoTenant()
+	fault := sim.InjectFault(graphsim.Fault{Method: "POST", Path: "/" + creds.TenantID + "/oauth2/v2.0/token", Status: 429, RetryAfter: 1})
+	r := runStarter(t, cfg, "", "verify", "--tenant", "demo", "--wait", "12s")
+	if r.code != exitStillRunning {
+		t.Fatalf("verify under throttling: exit %d, want %d\n%s%s", r.code, exitStillRunning, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"the worker accepted verify-now", "still running", "attempt ", "Throttled (HTTP 429)"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("verify's message lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// status shows the check in progress, not a stale Connected with a next
+	// check in the past.
+	r = runStarter(t, cfg, "", "status", "--tenant", "demo")
+	if !strings.Contains(r.stdout, "checking now") || !strings.Contains(r.stdout, "attempt ") || !strings.Contains(r.stdout, "Throttled") {
+		t.Fatalf("status during the throttled check:\n%s%s", r.stdout, r.stderr)
+	}
+	var rows []statusRow
+	if r = runStarter(t, cfg, "", "status", "--tenant", "demo", "--json"); json.Unmarshal([]byte(r.stdout), &rows) != nil || len(rows) != 1 || rows[0].Check == nil || rows[0].Check.Attempt < 2 {
+		t.Fatalf("status --json during the check: %s", r.stdout)
+	}
+	sim.RemoveFault(fault)
+	if r = runStarter(t, cfg, "", "verify", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("verify after the throttling: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestOperatorInputIsCheckedBeforeAnythingIsSent(t *testing.T) {
+	cfg := world(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "--tenant", "demo", "--wait", "-5s"}, "--wait must be a positive duration"},
+		{[]string{"connect", "--tenant", "demo", "--wait", "0s"}, "--wait must be a positive duration"},
+		{[]string{"pause", "--tenant", "demo", "--reason", strings.Repeat("x", 100<<10)}, "keep it to 200"},
+	} {
+		if r := runStarter(t, cfg, "", tc.args...); r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("starter %v: exit %d stderr %q; want 2 and %q", tc.args[:2], r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestWithoutAConfigFileTheMessageSaysHowToGiveOne(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"status"}, strings.NewReader(""), &out, &errb, []string{"HOME=/tmp"})
+	if code != exitUsage || !strings.Contains(errb.String(), "set OUTLOOKFLOW_CONFIG or pass --config FILE") {
+		t.Fatalf("exit %d stderr %q", code, errb.String())
+	}
+}
+
+func TestStatusTableShowsThePauseReason(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	if r := runStarter(t, cfg, "", "pause", "--tenant", "demo", "--reason", "mailbox migration\tweekend"); r.code != exitOK {
+		t.Fatalf("pause: %d %s", r.code, r.stderr)
+	}
+	r := runStarter(t, cfg, "", "status", "--tenant", "demo")
+	if !strings.Contains(r.stdout, "paused: mailbox migration weekend") {
+		t.Fatalf("status table lacks the pause reason:\n%s", r.stdout)
 	}
 }
 

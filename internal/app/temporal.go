@@ -38,12 +38,12 @@ func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 	if err != nil {
 		return nil, err
 	}
-	return dialWithKeyring(ctx, cfg, ring, log)
+	return DialWithKeyring(ctx, cfg, ring, log)
 }
 
-// dialWithKeyring is DialTemporal for callers that already resolved the keys
+// DialWithKeyring is DialTemporal for callers that already resolved the keys
 // (the worker also serves the codec endpoint with them).
-func dialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (client.Client, error) {
+func DialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (client.Client, error) {
 	dc, err := codec.NewDataConverter(ring)
 	if err != nil {
 		return nil, err
@@ -68,11 +68,24 @@ func dialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w; is the server running? `make temporal` starts a dev server",
-			cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+		return nil, &TemporalUnreachableError{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Err: err}
 	}
 	return c, nil
 }
+
+// TemporalUnreachableError is a failed dial: the server is down, elsewhere,
+// or refuses us. Callers tell it apart from configuration errors.
+type TemporalUnreachableError struct {
+	Address, Namespace string
+	Err                error
+}
+
+func (e *TemporalUnreachableError) Error() string {
+	return fmt.Sprintf("connecting to Temporal at %s (namespace %s): %v; is the server running? `make temporal` starts a dev server",
+		e.Address, e.Namespace, e.Err)
+}
+
+func (e *TemporalUnreachableError) Unwrap() error { return e.Err }
 
 func temporalTLS(t config.TemporalTLS) (*tls.Config, error) {
 	out := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}

@@ -14,6 +14,9 @@ import (
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/activities/graphclient"
 	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/codec"
+	"github.com/outlookflow/outlookflow/internal/credentials"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -55,10 +58,21 @@ func NewGraphClient(c config.Cloud) (*graphclient.Client, error) {
 	})
 }
 
+// OpenVault opens the credential vault that `starter rotate --secret-stdin`
+// writes and the verification activity reads.
+func OpenVault(cfg *config.Config, ring codec.Keyring) (*credentials.Vault, error) {
+	return credentials.Open(cfg.Credentials.Dir, ring)
+}
+
 // NewWorker registers outlookflow's workflows and activities on a worker for
-// the configured task queue.
-func NewWorker(c client.Client, cfg *config.Config, log *zap.Logger) (worker.Worker, error) {
+// the configured task queue. ring is the resolved encryption keyring (it also
+// seals the credential vault).
+func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (worker.Worker, error) {
 	graph, err := NewGraphClient(cfg.Cloud)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := OpenVault(cfg, ring)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +81,7 @@ func NewWorker(c client.Client, cfg *config.Config, log *zap.Logger) (worker.Wor
 	w.RegisterActivityWithOptions(&activities.Tenant{
 		Graph:   graph,
 		Tenants: NewTenantDirectory(cfg.Tenants),
+		Vault:   vault,
 		Log:     log,
 	}, activity.RegisterOptions{})
 	return w, nil
@@ -81,7 +96,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := dialWithKeyring(ctx, cfg, ring, log)
+	c, err := DialWithKeyring(ctx, cfg, ring, log)
 	if err != nil {
 		return err
 	}
@@ -89,7 +104,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err := EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
-	w, err := NewWorker(c, cfg, log)
+	w, err := NewWorker(c, cfg, ring, log)
 	if err != nil {
 		return err
 	}
@@ -116,7 +131,7 @@ func TenantInput(t config.Tenant) tenant.Input {
 		DisplayName:    t.DisplayName,
 		AuthMode:       string(t.AuthMode),
 		Features:       append([]string(nil), t.Features...),
-		VerifyInterval: t.VerifyInterval,
+		VerifyInterval: domain.Duration(t.VerifyInterval),
 	}
 }
 

@@ -1,41 +1,77 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/graphsim"
 	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/testenv"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
 var temporalServer *testenv.Temporal
 
-func TestMain(m *testing.M) { testenv.Main(m, &temporalServer) }
+func TestMain(m *testing.M) {
+	// The same binary doubles as a worker process that tests can kill -9.
+	if cfgJSON := os.Getenv(workerProcessEnv); cfgJSON != "" {
+		os.Exit(runWorkerProcess(cfgJSON))
+	}
+	testenv.Main(m, &temporalServer)
+}
 
 // harness is one test's world: its own simulator, task queue, worker and
 // encrypted Temporal client, sharing the package's dev server.
 type harness struct {
 	t       *testing.T
+	key     string // the tenant key, unique per test so parallel tests never share a workflow
 	sim     *graphsim.Server
 	cfg     *config.Config
+	ring    codec.Keyring
 	client  client.Client
 	tenant  graphsim.TenantSeed
 	secret  string
 	keyFile string
+	log     *zap.Logger
+	logs    *syncBuffer // everything the in-process worker logged
 }
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tenantKeys numbers the harnesses' tenant keys.
+var tenantKeys atomic.Int64
 
 const (
 	testTenantKey   = "contoso"
@@ -68,13 +104,22 @@ func newHarness(t *testing.T, roles []string, features []string, verifyInterval 
 // newHarnessWithKey is newHarness with a given payload-encryption key.
 func newHarnessWithKey(t *testing.T, roles []string, features []string, verifyInterval time.Duration, key []byte) *harness {
 	t.Helper()
+	h := newWorld(t, roles, features, verifyInterval, key)
+	h.startWorker()
+	return h
+}
+
+// newWorld is a harness without a worker: tests that run the worker as a
+// separate process (to kill it) start their own.
+func newWorld(t *testing.T, roles []string, features []string, verifyInterval time.Duration, key []byte) *harness {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("starting the Graph simulator: %v", err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 
-	h := &harness{t: t, sim: sim, secret: "sim~" + randomHex(t, 20)}
+	h := &harness{t: t, sim: sim, secret: "sim~" + randomHex(t, 20), key: fmt.Sprintf("%s-%d", testTenantKey, tenantKeys.Add(1))}
 	h.tenant = graphsim.TenantSeed{
 		TenantID:    guid(t),
 		DisplayName: testDisplayName,
@@ -111,7 +156,7 @@ func newHarnessWithKey(t *testing.T, roles []string, features []string, verifyIn
 			CAFile:            sim.CAFile(),
 		},
 		Tenants: []config.Tenant{{
-			Key:            testTenantKey,
+			Key:            h.key,
 			DisplayName:    testDisplayName,
 			TenantID:       h.tenant.TenantID,
 			ClientID:       h.tenant.Apps[0].ClientID,
@@ -120,27 +165,57 @@ func newHarnessWithKey(t *testing.T, roles []string, features []string, verifyIn
 			Features:       features,
 			VerifyInterval: verifyInterval,
 		}},
-		Logging:    config.Logging{Level: "info", Format: "console"},
-		Encryption: config.Encryption{ActiveKeyID: "replay", Keys: []config.EncryptionKey{{ID: "replay", Secret: config.SecretRef{File: h.keyFile}}}},
+		Logging:     config.Logging{Level: "info", Format: "console"},
+		Encryption:  config.Encryption{ActiveKeyID: "replay", Keys: []config.EncryptionKey{{ID: "replay", Secret: config.SecretRef{File: h.keyFile}}}},
+		Credentials: config.Credentials{Dir: filepath.Join(dir, "credentials")},
 	}
 
-	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	ctx := context.Background()
-	c, err := app.DialTemporal(ctx, h.cfg, log)
+	// Logs go to the test's output and to a buffer tests can search.
+	h.logs = &syncBuffer{}
+	captured := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(h.logs), zap.DebugLevel)
+	h.log = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel), zaptest.WrapOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewTee(c, captured)
+	})))
+	ring, err := app.Keyring(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ring = ring
+	c, err := app.DialWithKeyring(context.Background(), h.cfg, ring, h.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	h.client = c
-	w, err := app.NewWorker(c, h.cfg, log)
+	return h
+}
+
+// startWorker runs a worker for the harness's task queue in this process.
+func (h *harness) startWorker() {
+	h.t.Helper()
+	w, err := app.NewWorker(h.client, h.cfg, h.ring, h.log)
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
 	if err := w.Start(); err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
-	return h
+	h.t.Cleanup(w.Stop)
+}
+
+// rotateSecret does what `starter rotate --secret-stdin` does: seal the
+// secret into the credential vault and send the workflow only its version.
+func (h *harness) rotateSecret(secret string) tenant.StatusView {
+	h.t.Helper()
+	vault, err := app.OpenVault(h.cfg, h.ring)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	version, err := vault.Put(h.key, secret)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{CredentialVersion: version})
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -156,7 +231,7 @@ func (h *harness) clientID() string { return h.tenant.Apps[0].ClientID }
 func (h *harness) connect() client.WorkflowRun {
 	h.t.Helper()
 	run, err := h.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID:        tenant.WorkflowID(testTenantKey),
+		ID:        tenant.WorkflowID(h.key),
 		TaskQueue: h.cfg.Temporal.TaskQueue,
 	}, tenant.WorkflowName, app.TenantInput(h.cfg.Tenants[0]))
 	if err != nil {
@@ -170,7 +245,7 @@ func (h *harness) connect() client.WorkflowRun {
 
 func (h *harness) status() (tenant.StatusView, error) {
 	var v tenant.StatusView
-	resp, err := h.client.QueryWorkflow(context.Background(), tenant.WorkflowID(testTenantKey), "", tenant.QueryStatus)
+	resp, err := h.client.QueryWorkflow(context.Background(), tenant.WorkflowID(h.key), "", tenant.QueryStatus)
 	if err != nil {
 		return v, err
 	}
@@ -197,7 +272,7 @@ func (h *harness) waitFor(what string, timeout time.Duration, cond func(tenant.S
 func (h *harness) update(name string, arg any) tenant.StatusView {
 	h.t.Helper()
 	handle, err := h.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-		WorkflowID:   tenant.WorkflowID(testTenantKey),
+		WorkflowID:   tenant.WorkflowID(h.key),
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,

@@ -71,7 +71,7 @@ func TestFreshHistoryReplaysDeterministically(t *testing.T) {
 	in := app.TenantInput(h.cfg.Tenants[0])
 	in.ContinueAsNewAfter = 4
 	run, err := h.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: tenant.WorkflowID(testTenantKey), TaskQueue: h.cfg.Temporal.TaskQueue,
+		ID: tenant.WorkflowID(h.key), TaskQueue: h.cfg.Temporal.TaskQueue,
 	}, tenant.WorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestFreshHistoryReplaysDeterministically(t *testing.T) {
 	if err := h.sim.AddSecret(h.tenant.TenantID, h.clientID(), rotated, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{NewSecret: rotated})
+	h.rotateSecret(rotated)
 	h.update(tenant.UpdateVerifyNow, tenant.VerifyNowRequest{})
 	// The fourth check ends the first run with continue-as-new.
 	// Get follows continue-as-new to the latest run, which keeps running, so

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -42,7 +41,7 @@ func TestTenantConnectsThroughRealSDKAndReportsGrantedPermissions(t *testing.T) 
 		t.Fatalf("simulator saw token request %v, Graph users request %v; want both", sawToken, sawUsers)
 	}
 	// Operators can filter on the search attributes in the Web UI.
-	query := fmt.Sprintf("%s = %q AND %s = %q", tenant.SearchAttrTenant.GetName(), testTenantKey, tenant.SearchAttrStatus.GetName(), "Connected")
+	query := fmt.Sprintf("%s = %q AND %s = %q", tenant.SearchAttrTenant.GetName(), h.key, tenant.SearchAttrStatus.GetName(), "Connected")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := h.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
@@ -51,7 +50,7 @@ func TestTenantConnectsThroughRealSDKAndReportsGrantedPermissions(t *testing.T) 
 		}
 		found := false
 		for _, e := range resp.Executions {
-			found = found || e.Execution.WorkflowId == tenant.WorkflowID(testTenantKey)
+			found = found || e.Execution.WorkflowId == tenant.WorkflowID(h.key)
 		}
 		if found {
 			break
@@ -88,7 +87,7 @@ func TestExpiredSecretThenRotationReconnects(t *testing.T) {
 	if err := h.sim.AddSecret(h.tenant.TenantID, h.clientID(), fresh, time.Now().Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if v := h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{NewSecret: fresh}); v.Status != tenant.StatusConnected || v.Code != "" {
+	if v := h.rotateSecret(fresh); v.Status != tenant.StatusConnected || v.Code != "" {
 		t.Fatalf("after rotation: %s %q, want Connected", v.Status, v.Code)
 	}
 }
@@ -172,10 +171,13 @@ func TestThrottledVerifyIsRetriedFromRetryAfterAndSucceeds(t *testing.T) {
 	}
 }
 
-// TestHistoryHoldsNoPlaintextSecretsOrDisplayName reads the raw history of a
-// tenant workflow from the server — across a credential rotation that sends a
-// secret through an update — and finds neither secret nor display name.
-func TestHistoryHoldsNoPlaintextSecretsOrDisplayName(t *testing.T) {
+// TestRotatedSecretIsInNoPayloadRawOrDecoded rotates the secret the way
+// `starter rotate --secret-stdin` does, tries the old wire form that carried
+// the secret in the update, pauses, and then scans the tenant's history twice:
+// the raw events as the server stores them, and every payload decoded through
+// the worker's codec endpoint, as the Web UI shows them to anyone who reaches
+// it. Neither may hold a secret; the worker's log neither.
+func TestRotatedSecretIsInNoPayloadRawOrDecoded(t *testing.T) {
 	h := newHarness(t, allRoles, []string{"directory", "mail"}, time.Hour)
 	run := h.connect()
 	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
@@ -184,44 +186,59 @@ func TestHistoryHoldsNoPlaintextSecretsOrDisplayName(t *testing.T) {
 	if err := h.sim.AddSecret(h.tenant.TenantID, h.clientID(), rotated, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if v := h.update(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{NewSecret: rotated}); v.Status != tenant.StatusConnected || v.DisplayName != testDisplayName {
+	v := h.rotateSecret(rotated)
+	if v.Status != tenant.StatusConnected || v.CredentialVersion == "" || v.DisplayName != testDisplayName {
 		t.Fatalf("after rotation: %+v", v)
+	}
+	// The old wire form (the secret in the update) is refused before it can
+	// reach history.
+	legacy := "sim~legacy-" + randomHex(t, 16)
+	if err := h.tryUpdate(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{LegacySecret: legacy}); err == nil || !strings.Contains(err.Error(), "not accepted in updates") {
+		t.Errorf("an update carrying a secret was not refused: %v", err)
 	}
 	if v := h.update(tenant.UpdatePause, tenant.PauseRequest{Reason: "checking history"}); v.Status != tenant.StatusPaused {
 		t.Fatalf("pause: %s", v.Status)
 	}
 
-	var raw bytes.Buffer
-	events := 0
-	iter := h.client.GetWorkflowHistory(context.Background(), run.GetID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := ev.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.Write(b)
-		events++
-	}
-	if events < 10 {
-		t.Fatalf("history has only %d events; the scan would prove nothing", events)
-	}
-	for name, plain := range map[string]string{
+	codecURL := h.codecEndpoint()
+	secrets := map[string]string{
 		"configured client secret": h.secret,
 		"rotated client secret":    rotated,
-		"tenant display name":      testDisplayName,
-	} {
-		if bytes.Contains(raw.Bytes(), []byte(plain)) {
-			t.Errorf("raw history contains the %s in plaintext", name)
+		"refused legacy secret":    legacy,
+	}
+	scan := scanHistory(t, h.client, run.GetID(), codecURL)
+	for name, plain := range secrets {
+		if scan.rawContains(plain) {
+			t.Errorf("raw history contains the %s", name)
+		}
+		if scan.decodedContains(plain) {
+			t.Errorf("history decoded through the codec endpoint contains the %s", name)
+		}
+		if strings.Contains(h.logs.String(), plain) {
+			t.Errorf("the worker's log contains the %s", name)
 		}
 	}
-	// The scan can fail: the tenant key is deliberately plaintext (search
-	// attribute and workflow ID), so it must be found.
-	if !bytes.Contains(raw.Bytes(), []byte(testTenantKey)) {
-		t.Fatalf("raw history lacks the tenant key; the scan is not reading the history")
+	// The scans can fail: the tenant key is plaintext by design, and the
+	// display name is in payloads, encrypted at rest, readable when decoded.
+	if !scan.rawContains(h.key) || scan.rawContains(testDisplayName) || !scan.decodedContains(testDisplayName) {
+		t.Fatalf("scan sanity: raw has tenant key %v, raw has display name %v (want false), decoded has display name %v",
+			scan.rawContains(h.key), scan.rawContains(testDisplayName), scan.decodedContains(testDisplayName))
+	}
+
+	// Positive control, the old path in miniature: a secret sent inside a
+	// payload (here a signal) stays invisible to the raw scan, because it is
+	// encrypted, and the decoded scan must find it. Without this, a scan
+	// that decodes nothing would pass above.
+	probe := "sim~probe-" + randomHex(t, 16)
+	if err := h.client.SignalWorkflow(context.Background(), run.GetID(), "", "secret-probe", tenant.RotateCredentialsRequest{LegacySecret: probe}); err != nil {
+		t.Fatal(err)
+	}
+	scan = scanHistory(t, h.client, run.GetID(), codecURL)
+	if scan.rawContains(probe) {
+		t.Fatal("a payload reached history unencrypted")
+	}
+	if !scan.decodedContains(probe) {
+		t.Fatal("the decoded scan did not find a secret sent in a payload; it would miss the old wire form")
 	}
 }
 

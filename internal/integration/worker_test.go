@@ -71,13 +71,13 @@ func TestRunWorkerRegistersSearchAttributesOnAFreshNamespace(t *testing.T) {
 	}
 
 	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: tenant.WorkflowID(testTenantKey), TaskQueue: cfg.Temporal.TaskQueue,
+		ID: tenant.WorkflowID(cfg.Tenants[0].Key), TaskQueue: cfg.Temporal.TaskQueue,
 	}, tenant.WorkflowName, app.TenantInput(cfg.Tenants[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.TerminateWorkflow(context.Background(), run.GetID(), "", "test finished") }()
-	query := fmt.Sprintf("%s = %q AND %s = 'Connected'", tenant.SearchAttrTenant.GetName(), testTenantKey, tenant.SearchAttrStatus.GetName())
+	query := fmt.Sprintf("%s = %q AND %s = 'Connected'", tenant.SearchAttrTenant.GetName(), cfg.Tenants[0].Key, tenant.SearchAttrStatus.GetName())
 	deadline = time.Now().Add(time.Minute)
 	for {
 		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns, Query: query})
@@ -99,7 +99,7 @@ func TestContinueAsNewKeepsStatusAndHandlers(t *testing.T) {
 	in := app.TenantInput(h.cfg.Tenants[0])
 	in.ContinueAsNewAfter = 2
 	first, err := h.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: tenant.WorkflowID(testTenantKey), TaskQueue: h.cfg.Temporal.TaskQueue,
+		ID: tenant.WorkflowID(h.key), TaskQueue: h.cfg.Temporal.TaskQueue,
 	}, tenant.WorkflowName, in)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/outlookflow/outlookflow/domain"
 )
 
 // WorkflowName is the registered name of the tenant-connection workflow.
@@ -63,7 +65,7 @@ type Input struct {
 	AuthMode    string // "app-only" or "delegated"
 	Features    []string
 	// VerifyInterval is how often credentials are re-verified.
-	VerifyInterval time.Duration
+	VerifyInterval domain.Duration
 	// State carries everything across continue-as-new; nil on first start.
 	State *State
 	// ContinueAsNewAfter, when > 0, continues-as-new after that many
@@ -86,9 +88,11 @@ type State struct {
 	StatusSince         time.Time
 	Verifications       int // completed checks over the workflow's whole life
 	ConsecutiveFailures int
-	// SecretOverride is a secret handed over by rotate-credentials; it wins
-	// over the configured reference. Encrypted in every payload.
-	SecretOverride string
+	// CredentialVersion names a secret handed over at runtime and sealed in
+	// the worker's credential vault (`starter rotate --secret-stdin`); it
+	// wins over the configured reference. Empty: use the configured secret.
+	// The secret itself never enters the workflow.
+	CredentialVersion string
 	// Runs counts continue-as-new generations, for operators.
 	Runs int
 }
@@ -111,12 +115,25 @@ type StatusView struct {
 	NextCheckAt    time.Time
 	Verifications  int
 	Runs           int
+	// CheckInProgress is set while a verification runs: retrying through
+	// throttling, or waiting for a worker to take it over from a dead one.
+	// Attempts and the last failure are the server's to tell (starter
+	// status shows them from DescribeWorkflowExecution).
+	CheckInProgress bool
+	CheckStartedAt  time.Time
+	// CredentialVersion is the vault version in use, "" for the configured
+	// secret reference.
+	CredentialVersion string
 }
 
 // PauseRequest pauses verification (and, later, the tenant's syncs and recipes).
 type PauseRequest struct {
-	Reason string
+	Reason string // free text for operators, at most MaxPauseReasonLength characters
 }
+
+// MaxPauseReasonLength bounds the pause reason: it is shown in one table cell
+// and kept in every status answer, so it is a sentence, not a document.
+const MaxPauseReasonLength = 200
 
 // ResumeRequest resumes a paused tenant and verifies it at once.
 type ResumeRequest struct{}
@@ -125,11 +142,16 @@ type ResumeRequest struct{}
 type VerifyNowRequest struct{}
 
 // RotateCredentialsRequest tells the workflow the credentials changed. With
-// NewSecret empty the worker re-reads the configured secret reference (the
-// operator replaced the file or env var); otherwise NewSecret is used from
-// now on. Either way the tenant is verified at once unless paused.
+// CredentialVersion empty the worker re-reads the configured secret reference
+// (the operator replaced the file or env var); otherwise the secret sealed in
+// the credential vault under that version is used from now on. Either way the
+// tenant is verified at once unless paused.
 type RotateCredentialsRequest struct {
-	NewSecret string
+	CredentialVersion string
+	// LegacySecret catches the old wire form, which carried the secret itself
+	// ("NewSecret") and so wrote it into history. The validator rejects any
+	// request that sets it; a rejected update is never written to history.
+	LegacySecret string `json:"NewSecret,omitempty"`
 }
 
 // SettingsRequest carries a tenant's configured settings. `starter connect`
@@ -140,5 +162,5 @@ type SettingsRequest struct {
 	DisplayName    string
 	AuthMode       string
 	Features       []string
-	VerifyInterval time.Duration
+	VerifyInterval domain.Duration
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/credentials"
 	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
@@ -42,10 +45,10 @@ func Workflow(ctx workflow.Context, in Input) error {
 
 // validateSettings checks what config validation already guarantees, for
 // callers that start the workflow or send settings some other way.
-func validateSettings(features []string, authMode string, interval time.Duration) error {
+func validateSettings(features []string, authMode string, interval domain.Duration) error {
 	// Config enforces an operator minimum of 1m; the workflow only refuses
 	// intervals that would spin (tests use seconds).
-	if interval < time.Second {
+	if interval.Std() < time.Second {
 		return fmt.Errorf("verify interval %s is below the 1s minimum", interval)
 	}
 	if authMode != string(activities.AuthAppOnly) && authMode != string(activities.AuthDelegated) {
@@ -78,8 +81,9 @@ type connection struct {
 	required []permissions.Requirement
 	log      log.Logger
 
-	verifyRequested bool // set by updates; cleared when a check starts
-	inFlight        bool // a check is running
+	verifyRequested bool      // set by updates; cleared when a check starts
+	inFlight        bool      // a check is running
+	checkStartedAt  time.Time // when the running check started
 	checksThisRun   int
 }
 
@@ -122,27 +126,40 @@ func (c *connection) run(ctx workflow.Context) error {
 	}
 }
 
+// verifyActivityOptions bound a check by time, not by attempts: a short
+// Retry-After must not use up the budget in seconds, and a long one must not
+// make the check look dead.
+var verifyActivityOptions = workflow.ActivityOptions{
+	// Covers the SDKs' own Retry-After waits inside one attempt (kiota may
+	// sleep up to 180 s per retry). Heartbeats, not this, catch dead workers.
+	StartToCloseTimeout: 10 * time.Minute,
+	// The activity heartbeats while it runs, so a worker killed mid-check is
+	// noticed within this and the check moves to another worker.
+	HeartbeatTimeout: activities.VerifyHeartbeatTimeout,
+	// Transient failures retry for up to half an hour, then the tenant shows
+	// Unreachable until the next interval.
+	ScheduleToCloseTimeout: VerifyRetryBudget,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    5 * time.Second,
+		BackoffCoefficient: 2,
+		// Retry-After, when Graph sends one, replaces the backoff.
+		MaximumInterval: time.Minute,
+		// No MaximumAttempts: the budget above is the only bound.
+	},
+}
+
+// VerifyRetryBudget is how long one check may keep retrying transient failures.
+const VerifyRetryBudget = 30 * time.Minute
+
 // verify runs one credential check and records its verdict.
 func (c *connection) verify(ctx workflow.Context) {
 	c.verifyRequested = false
 	c.inFlight = true
-	defer func() { c.inFlight = false }()
-	ao := workflow.ActivityOptions{
-		// Covers kiota's own Retry-After waits inside one attempt.
-		StartToCloseTimeout: 3 * time.Minute,
-		// Transient failures retry for up to half an hour, then the tenant
-		// shows Unreachable until the next interval.
-		ScheduleToCloseTimeout: 30 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    8,
-		},
-	}
+	c.checkStartedAt = workflow.Now(ctx)
+	defer func() { c.inFlight, c.checkStartedAt = false, time.Time{} }()
 	var res activities.VerifyConnectionResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), a.VerifyConnection,
-		activities.VerifyConnectionInput{TenantKey: c.in.TenantKey, SecretOverride: c.state.SecretOverride}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, verifyActivityOptions), a.VerifyConnection,
+		activities.VerifyConnectionInput{TenantKey: c.in.TenantKey, CredentialVersion: c.state.CredentialVersion}).Get(ctx, &res)
 	now := workflow.Now(ctx)
 	c.state.LastCheckedAt = now
 	c.state.Verifications++
@@ -203,10 +220,14 @@ func (c *connection) nextCheckAt() time.Time {
 	if c.state.LastCheckedAt.IsZero() || c.state.Paused {
 		return time.Time{}
 	}
-	return c.state.LastCheckedAt.Add(c.in.VerifyInterval)
+	return c.state.LastCheckedAt.Add(c.in.VerifyInterval.Std())
 }
 
 func (c *connection) view() StatusView {
+	next := c.nextCheckAt()
+	if c.inFlight {
+		next = time.Time{} // the next check is planned when this one ends
+	}
 	return StatusView{
 		TenantKey:      c.in.TenantKey,
 		DisplayName:    c.in.DisplayName,
@@ -221,9 +242,13 @@ func (c *connection) view() StatusView {
 		LastCheckedAt:  c.state.LastCheckedAt,
 		LastVerifiedAt: c.state.LastVerifiedAt,
 		StatusSince:    c.state.StatusSince,
-		NextCheckAt:    c.nextCheckAt(),
+		NextCheckAt:    next,
 		Verifications:  c.state.Verifications,
 		Runs:           c.state.Runs,
+
+		CheckInProgress:   c.inFlight,
+		CheckStartedAt:    c.checkStartedAt,
+		CredentialVersion: c.state.CredentialVersion,
 	}
 }
 
@@ -240,6 +265,9 @@ func (c *connection) setupHandlers(ctx workflow.Context) error {
 			return c.view(), c.publishSearchAttributes(ctx)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(req PauseRequest) error {
+			if n := utf8.RuneCountInString(req.Reason); n > MaxPauseReasonLength {
+				return fmt.Errorf("pause reason is %d characters; keep it to %d (a sentence for the status table)", n, MaxPauseReasonLength)
+			}
 			if c.state.Paused {
 				return errors.New("tenant is already paused")
 			}
@@ -298,14 +326,32 @@ func (c *connection) setupHandlers(ctx workflow.Context) error {
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRotateCredentials,
 		func(ctx workflow.Context, req RotateCredentialsRequest) (StatusView, error) {
-			c.state.SecretOverride = req.NewSecret
-			c.log.Info("tenant credentials rotated", "source", map[bool]string{true: "update", false: "configured reference"}[req.NewSecret != ""])
+			c.state.CredentialVersion = req.CredentialVersion
+			if req.CredentialVersion != "" {
+				c.log.Info("tenant credentials rotated", "source", "credential vault", "version", req.CredentialVersion)
+			} else {
+				c.log.Info("tenant credentials rotated", "source", "configured reference")
+			}
 			if c.state.Paused {
 				return c.view(), nil
 			}
 			return c.awaitCheck(ctx)
 		},
-		workflow.UpdateHandlerOptions{})
+		workflow.UpdateHandlerOptions{Validator: validateRotation})
+}
+
+// validateRotation refuses secrets in the request (the old wire form) and
+// versions that cannot have come from the vault. A rejected update is not
+// written to history, so a secret sent by an old starter never lands there.
+func validateRotation(req RotateCredentialsRequest) error {
+	if req.LegacySecret != "" {
+		return errors.New("secrets are not accepted in updates (they would be stored in workflow history); " +
+			"use `starter rotate --tenant KEY --secret-stdin`, which seals the secret into the worker's credential directory")
+	}
+	if req.CredentialVersion != "" && !credentials.ValidVersion(req.CredentialVersion) {
+		return fmt.Errorf("credential version %q is malformed; use the version `starter rotate --secret-stdin` stores", req.CredentialVersion)
+	}
+	return nil
 }
 
 // awaitCheck requests a verification and waits for a check that started

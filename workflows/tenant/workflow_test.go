@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/domain"
 )
 
 func baseInput() Input {
@@ -22,7 +24,7 @@ func baseInput() Input {
 		DisplayName:    "Contoso Ltd",
 		AuthMode:       "app-only",
 		Features:       []string{"directory", "mail"},
-		VerifyInterval: time.Hour,
+		VerifyInterval: domain.Duration(time.Hour),
 	}
 }
 
@@ -156,26 +158,63 @@ func TestPauseStopsVerificationAndResumeVerifiesAtOnce(t *testing.T) {
 	require.Equal(t, 2, resumed.view.Verifications, "resume must verify at once")
 }
 
-func TestRotateCredentialsPassesNewSecretAndVerifies(t *testing.T) {
+func TestRotateCredentialsPassesTheVaultVersionAndVerifies(t *testing.T) {
 	env := newEnv(t)
 	var seen []string
 	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
-			seen = append(seen, in.SecretOverride)
-			if in.SecretOverride == "" {
+			seen = append(seen, in.CredentialVersion)
+			if in.CredentialVersion == "" {
 				return activities.VerifyConnectionResult{Outcome: activities.OutcomeInvalidCredentials, Code: "AADSTS7000222"}, nil
 			}
 			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
 		})
+	const version = "0123456789abcdef"
 	var rotated updateResult
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(UpdateRotateCredentials, "r", rotated.callbacks(), RotateCredentialsRequest{NewSecret: "new-secret-value"})
+		env.UpdateWorkflow(UpdateRotateCredentials, "r", rotated.callbacks(), RotateCredentialsRequest{CredentialVersion: version})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
 	env.ExecuteWorkflow(Workflow, baseInput())
 	require.NoError(t, rotated.err)
 	require.Equal(t, StatusConnected, rotated.view.Status)
-	require.Equal(t, []string{"", "new-secret-value"}, seen)
+	require.Equal(t, version, rotated.view.CredentialVersion)
+	require.Equal(t, []string{"", version}, seen)
+}
+
+func TestRotateCredentialsRefusesSecretsAndMalformedVersions(t *testing.T) {
+	env := newEnv(t)
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			calls++
+			return verified("Mail.ReadBasic.All", "User.Read.All"), nil
+		})
+	var withSecret, malformed updateResult
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateRotateCredentials, "old-wire-form", withSecret.callbacks(), RotateCredentialsRequest{LegacySecret: "sim~secret"})
+		env.UpdateWorkflow(UpdateRotateCredentials, "bad-version", malformed.callbacks(), RotateCredentialsRequest{CredentialVersion: "../secret"})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.ErrorContains(t, withSecret.err, "secrets are not accepted in updates")
+	require.ErrorContains(t, malformed.err, "malformed")
+	require.Equal(t, 1, calls, "a rejected rotation must not trigger a check")
+}
+
+func TestPauseReasonIsBounded(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(verified("Mail.ReadBasic.All", "User.Read.All"), nil)
+	var tooLong, fits updateResult
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdatePause, "long", tooLong.callbacks(), PauseRequest{Reason: strings.Repeat("x", MaxPauseReasonLength+1)})
+		env.UpdateWorkflow(UpdatePause, "fits", fits.callbacks(), PauseRequest{Reason: strings.Repeat("é", MaxPauseReasonLength)})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 2*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.ErrorContains(t, tooLong.err, "keep it to 200")
+	require.NoError(t, fits.err)
+	require.Equal(t, StatusPaused, fits.view.Status)
 }
 
 func TestContinuesAsNewCarryingState(t *testing.T) {
@@ -219,7 +258,7 @@ func TestContinueAsNewServesUpdatesWaitingForACheck(t *testing.T) {
 func TestSettingsUpdateAppliesChangedFeaturesAndSkipsNoOps(t *testing.T) {
 	env := newEnv(t)
 	calls := countVerifications(env, verified("Mail.ReadBasic.All", "User.Read.All"))
-	same := SettingsRequest{DisplayName: "Contoso Ltd", AuthMode: "app-only", Features: []string{"directory", "mail"}, VerifyInterval: time.Hour}
+	same := SettingsRequest{DisplayName: "Contoso Ltd", AuthMode: "app-only", Features: []string{"directory", "mail"}, VerifyInterval: domain.Duration(time.Hour)}
 	more := same
 	more.Features = []string{"directory", "mail", "calendar"}
 	var unchanged, changed, bad updateResult
@@ -246,7 +285,38 @@ func TestSettingsUpdateAppliesChangedFeaturesAndSkipsNoOps(t *testing.T) {
 func TestRejectsBadInput(t *testing.T) {
 	env := newEnv(t)
 	in := baseInput()
-	in.VerifyInterval = 500 * time.Millisecond
+	in.VerifyInterval = domain.Duration(500 * time.Millisecond)
 	env.ExecuteWorkflow(Workflow, in)
 	require.ErrorContains(t, env.GetWorkflowError(), "verify interval")
+}
+
+func TestStatusReportsACheckInProgressAndNoNextCheckMeanwhile(t *testing.T) {
+	env := newEnv(t)
+	// The check takes 10 minutes (throttled, say); the query asks at minute 3.
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).After(10*time.Minute).Return(verified("Mail.ReadBasic.All", "User.Read.All"), nil)
+	var during, after StatusView
+	start := env.Now()
+	env.RegisterDelayedCallback(func() { during = queryStatus(t, env) }, 3*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		after = queryStatus(t, env)
+		env.CancelWorkflow()
+	}, 11*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.True(t, during.CheckInProgress, "a running check must show")
+	require.True(t, during.CheckStartedAt.Equal(start), "check started at %s, want %s", during.CheckStartedAt, start)
+	require.True(t, during.NextCheckAt.IsZero(), "no next check is planned while one runs")
+	require.Equal(t, StatusVerifying, during.Status)
+	require.False(t, after.CheckInProgress)
+	require.True(t, after.CheckStartedAt.IsZero())
+	require.Equal(t, StatusConnected, after.Status)
+	require.False(t, after.NextCheckAt.IsZero())
+}
+
+func TestVerifyActivityIsBoundedByTimeAndHeartbeats(t *testing.T) {
+	// A short Retry-After must not exhaust a count of attempts, and a dead
+	// worker must be noticed by heartbeat, not by a long start-to-close.
+	require.Zero(t, verifyActivityOptions.RetryPolicy.MaximumAttempts, "retries are bounded by time only")
+	require.Equal(t, VerifyRetryBudget, verifyActivityOptions.ScheduleToCloseTimeout)
+	require.LessOrEqual(t, verifyActivityOptions.HeartbeatTimeout, 15*time.Second)
+	require.Greater(t, verifyActivityOptions.StartToCloseTimeout, 6*time.Minute, "kiota may sleep through Retry-After for minutes inside one attempt")
 }
