@@ -19,7 +19,7 @@ STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 # compile jobs keep a 2-core machine responsive without slowing the build.
 export GOFLAGS ?= -p=2
 
-.PHONY: help tools build test vet fmt-check staticcheck workflowcheck demo temporal clean
+.PHONY: help tools postgres build test vet fmt-check staticcheck workflowcheck demo temporal clean
 
 help:
 	@echo "make demo   - run the demo: Temporal dev server + Web UI, Graph simulator, worker, demo tenant"
@@ -28,6 +28,11 @@ help:
 	@echo "make tools  - install the Temporal CLI $(TEMPORAL_CLI_VERSION) and staticcheck $(STATICCHECK_VERSION) into .bin/"
 
 tools: $(TEMPORAL) $(STATICCHECK)
+
+# PostgreSQL server binaries for the store's tests (Debian's package, only
+# when missing; the tests start a throwaway server of their own).
+postgres:
+	@./scripts/ensure-postgres.sh
 
 $(TEMPORAL):
 	@mkdir -p $(BIN)
@@ -57,7 +62,7 @@ staticcheck: $(STATICCHECK)
 workflowcheck:
 	$(GO) tool workflowcheck ./workflows/...
 
-test: tools fmt-check vet staticcheck workflowcheck
+test: tools postgres fmt-check vet staticcheck workflowcheck
 	$(GO) test -count=1 -race ./...
 
 demo: tools build

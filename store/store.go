@@ -1,0 +1,245 @@
+// Package store keeps what the sync reads from Microsoft Graph — directory,
+// mail metadata, calendars, mailbox settings, contacts — and the cursors that
+// say where each sync stopped. Callers see domain types only; the SQL stays
+// here.
+//
+// Writes come in pages, the unit Graph delivers: a page's rows and the cursor
+// that follows them commit in one transaction, so a crash can never leave a
+// cursor ahead of unsaved rows, and applying a page twice leaves the same
+// rows (every primary key is the Graph ID within its tenant or mailbox).
+//
+// Two drivers share one implementation over database/sql: SQLite (pure Go,
+// the embedded default) and PostgreSQL (production). Both pass the
+// conformance suite in store/storetest unchanged.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/outlookflow/outlookflow/domain"
+)
+
+// Store is the synced data and the cursors, for one or many tenants.
+type Store interface {
+	// ApplyUsers saves a page of users delta and its cursor (kind users).
+	ApplyUsers(ctx context.Context, page UsersPage) (Counts, error)
+	// ApplyGroups saves a page of groups delta, its membership changes and
+	// its cursor (kind groups).
+	ApplyGroups(ctx context.Context, page GroupsPage) (Counts, error)
+	// ApplyFolders saves a page of a mailbox's mail-folder delta and its
+	// cursor (kind folders). A removed folder takes its child folders, their
+	// messages and their message cursors with it.
+	ApplyFolders(ctx context.Context, page FoldersPage) (Counts, error)
+	// ApplyMessages saves a page of one folder's message delta and its
+	// cursor (kind messages, scope the folder ID). A message already stored
+	// in another folder is moved; a removal only deletes the message from
+	// this folder, because Graph reports a move as a removal from the old
+	// folder, which may arrive after the new folder's page.
+	ApplyMessages(ctx context.Context, page MessagesPage) (Counts, error)
+	// ApplyEvents saves a page of a mailbox's calendarView delta and its
+	// cursor (kind events, scope the window key). A changed event's
+	// attendees are replaced as a whole.
+	ApplyEvents(ctx context.Context, page EventsPage) (Counts, error)
+	// ApplyContacts saves a page of a mailbox's contacts delta and its cursor
+	// (kind contacts).
+	ApplyContacts(ctx context.Context, page ContactsPage) (Counts, error)
+	// ApplyMailboxSettings saves a mailbox's settings; Graph has no delta for
+	// them, so there is no cursor.
+	ApplyMailboxSettings(ctx context.Context, tenant string, settings domain.MailboxSettings) (Counts, error)
+
+	// Cursor returns the cursor saved under key; found is false if none is.
+	Cursor(ctx context.Context, key domain.CursorKey) (cursor domain.Cursor, found bool, err error)
+	// Cursors lists a tenant's cursors, ordered by mailbox, kind and scope.
+	Cursors(ctx context.Context, tenant string) ([]domain.Cursor, error)
+	// ResetCursor empties a cursor's token so the next round starts from
+	// scratch (after SyncStateNotFound or an operator's resync) and counts
+	// the resync. Rows stay: a full round upserts them again without
+	// duplicates, and its removals or a DeleteFolder clear what is gone.
+	ResetCursor(ctx context.Context, key domain.CursorKey) error
+	// DeleteFolder removes a folder, its child folders, their messages and
+	// their message cursors: what a folder deleted in Graph leaves behind.
+	DeleteFolder(ctx context.Context, tenant, mailbox, folderID string) (Counts, error)
+
+	// Tenants lists the tenants that have data, in order.
+	Tenants(ctx context.Context) ([]string, error)
+	// Users lists a tenant's users ordered by ID.
+	Users(ctx context.Context, tenant string) ([]domain.User, error)
+	// Groups lists a tenant's groups ordered by ID.
+	Groups(ctx context.Context, tenant string) ([]domain.Group, error)
+	// GroupMembers lists a tenant's direct memberships ordered by group and
+	// member ID.
+	GroupMembers(ctx context.Context, tenant string) ([]domain.GroupMember, error)
+	// Folders lists mail folders ordered by mailbox and ID; mailbox ""
+	// means every mailbox of the tenant.
+	Folders(ctx context.Context, tenant, mailbox string) ([]domain.MailFolder, error)
+	// Messages lists the messages q selects, ordered by mailbox and ID.
+	Messages(ctx context.Context, q MessageQuery) ([]domain.Message, error)
+	// Events lists events with their attendees, ordered by mailbox and ID;
+	// mailbox "" means every mailbox of the tenant.
+	Events(ctx context.Context, tenant, mailbox string) ([]domain.Event, error)
+	// Contacts lists contacts ordered by mailbox and ID; mailbox "" means
+	// every mailbox of the tenant.
+	Contacts(ctx context.Context, tenant, mailbox string) ([]domain.Contact, error)
+	// MailboxSettings returns a mailbox's settings; found is false if they
+	// were never synced.
+	MailboxSettings(ctx context.Context, tenant, mailbox string) (settings domain.MailboxSettings, found bool, err error)
+	// Count counts a tenant's items of one kind; mailbox "" counts across
+	// mailboxes (and is the only choice for users and groups).
+	Count(ctx context.Context, tenant, mailbox string, kind domain.ItemKind) (int, error)
+
+	// Close releases the database. The Store must not be used after.
+	Close() error
+}
+
+// Next is the link that follows a page, saved as the page's cursor in the
+// same transaction as its rows.
+type Next struct {
+	// Token is Graph's @odata.nextLink (more pages in this round) or
+	// @odata.deltaLink (round complete). It must not be empty: a page that
+	// does not say where to continue cannot be saved safely.
+	Token string
+	// Complete is true when Token is a deltaLink.
+	Complete bool
+}
+
+// UsersPage is one page of users delta for a tenant.
+type UsersPage struct {
+	Tenant  string
+	Upserts []domain.User
+	// Removed are IDs of users Graph reported as @removed.
+	Removed []string
+	Next    Next
+}
+
+// GroupsPage is one page of groups delta for a tenant. Membership comes as
+// changes (members@delta), not as whole lists, so a large group's members
+// can span pages.
+type GroupsPage struct {
+	Tenant  string
+	Upserts []domain.Group
+	Removed []string
+	// MembersAdded and MembersRemoved may name groups upserted in this page
+	// or stored before; a membership of an unknown group fails the page.
+	MembersAdded   []domain.GroupMember
+	MembersRemoved []domain.GroupMember
+	Next           Next
+}
+
+// FoldersPage is one page of a mailbox's mail-folder delta.
+type FoldersPage struct {
+	Tenant  string
+	Mailbox string
+	// Upserts' Mailbox may be empty (it is taken from the page) or equal
+	// to the page's.
+	Upserts []domain.MailFolder
+	Removed []string
+	Next    Next
+}
+
+// MessagesPage is one page of one folder's message delta.
+type MessagesPage struct {
+	Tenant   string
+	Mailbox  string
+	FolderID string
+	// Upserts' Mailbox and FolderID may be empty (taken from the page) or
+	// equal to the page's. The folder must have been saved by ApplyFolders.
+	Upserts []domain.Message
+	Removed []string
+	Next    Next
+}
+
+// EventsPage is one page of a mailbox's calendarView delta over a window.
+type EventsPage struct {
+	Tenant  string
+	Mailbox string
+	// Window is the cursor's scope: a key for the calendar window the delta
+	// covers (e.g. "P30D/P180D"), so a changed window gets a fresh cursor.
+	Window  string
+	Upserts []domain.Event
+	Removed []string
+	Next    Next
+}
+
+// ContactsPage is one page of a mailbox's contacts delta.
+type ContactsPage struct {
+	Tenant  string
+	Mailbox string
+	// Scope is the contact folder the delta walks, "" for the default one.
+	Scope   string
+	Upserts []domain.Contact
+	Removed []string
+	Next    Next
+}
+
+// MessageQuery selects messages. Tenant is required; empty fields select all.
+type MessageQuery struct {
+	Tenant   string
+	Mailbox  string
+	FolderID string
+}
+
+// Counts is what applying a page did. Changes lists each created, updated or
+// deleted item in page order (keys only), so the sync can report progress
+// and hand new items to trigger matching without reading the rows back.
+type Counts struct {
+	Inserted int
+	Updated  int
+	// Unchanged counts upserts that matched the stored row exactly; a
+	// replayed page is all unchanged.
+	Unchanged int
+	Deleted   int
+	Changes   []domain.Change
+}
+
+// Add adds o's counts and changes to c.
+func (c *Counts) Add(o Counts) {
+	c.Inserted += o.Inserted
+	c.Updated += o.Updated
+	c.Unchanged += o.Unchanged
+	c.Deleted += o.Deleted
+	c.Changes = append(c.Changes, o.Changes...)
+}
+
+// Driver names a store implementation.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Config picks and configures a driver. It is the store's own type so the
+// store does not depend on the project's config package.
+type Config struct {
+	// Driver is "sqlite" (the default when empty) or "postgres".
+	Driver string
+	// SQLitePath is the database file; it and its folder are created if
+	// missing, the file with mode 0600.
+	SQLitePath string
+	// PostgresDSN is a libpq-style URL or key=value string, e.g.
+	// postgres://user:pass@host:5432/outlookflow?sslmode=verify-full.
+	PostgresDSN string
+}
+
+// ErrInvalidPage is wrapped by errors for a page the store refuses before
+// touching the database (an empty ID, a mismatched mailbox, a missing next
+// link): a bug in the caller, not worth retrying.
+var ErrInvalidPage = errors.New("invalid page")
+
+// Open opens the configured store and applies pending migrations.
+func Open(ctx context.Context, cfg Config) (Store, error) {
+	switch cfg.Driver {
+	case DriverSQLite, "":
+		if cfg.SQLitePath == "" {
+			return nil, errors.New("store: the sqlite driver needs a path; set store.sqlite.path to a file, e.g. ./data/outlookflow.db")
+		}
+		return openSQLite(ctx, cfg.SQLitePath)
+	case DriverPostgres:
+		if cfg.PostgresDSN == "" {
+			return nil, errors.New("store: the postgres driver needs a DSN; set store.postgres.dsn, e.g. postgres://user:pass@host:5432/outlookflow")
+		}
+		return openPostgres(ctx, cfg.PostgresDSN)
+	default:
+		return nil, fmt.Errorf("store: unknown driver %q; use %q or %q", cfg.Driver, DriverSQLite, DriverPostgres)
+	}
+}
