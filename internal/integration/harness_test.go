@@ -271,6 +271,16 @@ func (h *harness) waitFor(what string, timeout time.Duration, cond func(tenant.S
 
 func (h *harness) update(name string, arg any) tenant.StatusView {
 	h.t.Helper()
+	v, err := h.tryUpdate(name, arg)
+	if err != nil {
+		h.t.Fatalf("update %s: %v", name, err)
+	}
+	return v
+}
+
+// tryUpdate sends an update and returns its answer or error.
+func (h *harness) tryUpdate(name string, arg any) (tenant.StatusView, error) {
+	var v tenant.StatusView
 	handle, err := h.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
 		WorkflowID:   tenant.WorkflowID(h.key),
 		UpdateName:   name,
@@ -278,11 +288,7 @@ func (h *harness) update(name string, arg any) tenant.StatusView {
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		h.t.Fatalf("update %s: %v", name, err)
+		return v, err
 	}
-	var v tenant.StatusView
-	if err := handle.Get(context.Background(), &v); err != nil {
-		h.t.Fatalf("update %s result: %v", name, err)
-	}
-	return v
+	return v, handle.Get(context.Background(), &v)
 }

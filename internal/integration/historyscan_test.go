@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/outlookflow/outlookflow/internal/app"
-	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
 // historyScan is a workflow's history as an attacker might read it: raw, as
@@ -128,19 +127,4 @@ func (h *harness) codecEndpoint() string {
 	srv := httptest.NewServer(handler)
 	h.t.Cleanup(srv.Close)
 	return srv.URL + "/codec"
-}
-
-// tryUpdate sends an update and returns its error instead of failing.
-func (h *harness) tryUpdate(name string, arg any) error {
-	handle, err := h.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-		WorkflowID:   tenant.WorkflowID(h.key),
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return err
-	}
-	var v tenant.StatusView
-	return handle.Get(context.Background(), &v)
 }

@@ -193,7 +193,7 @@ func TestRotatedSecretIsInNoPayloadRawOrDecoded(t *testing.T) {
 	// The old wire form (the secret in the update) is refused before it can
 	// reach history.
 	legacy := "sim~legacy-" + randomHex(t, 16)
-	if err := h.tryUpdate(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{LegacySecret: legacy}); err == nil || !strings.Contains(err.Error(), "not accepted in updates") {
+	if _, err := h.tryUpdate(tenant.UpdateRotateCredentials, tenant.RotateCredentialsRequest{LegacySecret: legacy}); err == nil || !strings.Contains(err.Error(), "not accepted in updates") {
 		t.Errorf("an update carrying a secret was not refused: %v", err)
 	}
 	if v := h.update(tenant.UpdatePause, tenant.PauseRequest{Reason: "checking history"}); v.Status != tenant.StatusPaused {
