@@ -71,7 +71,8 @@ demo: tools build
 # A dev server alone, with outlookflow's search attributes (Web UI on :8233).
 temporal: $(TEMPORAL)
 	$(TEMPORAL) server start-dev --ip 127.0.0.1 --port 7233 --ui-port 8233 \
-		--search-attribute OutlookflowTenant=Keyword --search-attribute OutlookflowConnectionStatus=Keyword
+		--search-attribute OutlookflowTenant=Keyword --search-attribute OutlookflowConnectionStatus=Keyword \
+		--search-attribute OutlookflowSyncKind=Keyword
 
 clean:
 	rm -rf .demo .graphsim

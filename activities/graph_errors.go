@@ -28,6 +28,10 @@ const (
 	KindBadRequest         GraphErrorKind = "BadRequest"         // 400 and other 4xx
 	KindSyncStateLost      GraphErrorKind = "SyncStateLost"      // 410 / SyncStateNotFound: resync
 	KindMisconfigured      GraphErrorKind = "Misconfigured"      // our side: unknown tenant key, unreadable secret
+	// An answer we cannot use: bad JSON, a truncated page, an item without
+	// an id or of an unexpected @odata.type. The sync fails that page (its
+	// cursor stays) and goes on with the rest of the tenant.
+	KindMalformed GraphErrorKind = "MalformedResponse"
 )
 
 // Retryable reports whether Temporal should retry an activity that failed with this kind.

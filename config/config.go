@@ -15,6 +15,14 @@ type Config struct {
 	HTTP        HTTP        `koanf:"http"`
 	Store       Store       `koanf:"store"`
 	Credentials Credentials `koanf:"credentials"`
+	Visibility  Visibility  `koanf:"visibility"`
+}
+
+// Visibility configures who may read synced items (`starter messages --as`):
+// everyone sees their own mailbox and their direct and indirect reports';
+// Admins (UPNs or mail addresses) see every mailbox.
+type Visibility struct {
+	Admins []string `koanf:"admins"`
 }
 
 // Temporal says where the Temporal server is and how the worker talks to it.
@@ -73,6 +81,7 @@ type Tenant struct {
 	Secret         SecretRef     `koanf:"secret"`         // where the client secret is read from
 	Features       []string      `koanf:"features"`       // enabled features, default [directory, mail]
 	VerifyInterval time.Duration `koanf:"verifyInterval"` // default 6h
+	SyncInterval   time.Duration `koanf:"syncInterval"`   // how often the sync schedule runs, default 15m
 }
 
 // SecretRef points at a secret; exactly one of Env and File is set. Secrets are

@@ -112,6 +112,7 @@ func defaultValues() map[string]any {
 const (
 	defaultAuthMode       = AuthAppOnly
 	defaultVerifyInterval = 6 * time.Hour
+	defaultSyncInterval   = 15 * time.Minute
 )
 
 var defaultFeatures = []string{permissions.FeatureDirectory, permissions.FeatureMail}
@@ -128,6 +129,9 @@ func (c *Config) applyDefaults() {
 		}
 		if t.VerifyInterval == 0 {
 			t.VerifyInterval = defaultVerifyInterval
+		}
+		if t.SyncInterval == 0 {
+			t.SyncInterval = defaultSyncInterval
 		}
 	}
 	c.Cloud.applyDefaults()
@@ -566,7 +570,7 @@ func EnvVarNames() map[string]string {
 
 // strictEnvSections are the OUTLOOKFLOW_<SECTION>_ prefixes in which a variable
 // that names no key is an error rather than ignored.
-var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_", "CREDENTIALS_"}
+var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_", "CREDENTIALS_", "VISIBILITY_"}
 
 func loadEnv(ko *koanf.Koanf, environ []string) error {
 	var problems []error

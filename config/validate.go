@@ -30,6 +30,10 @@ var (
 // MinVerifyInterval is the shortest allowed tenants[].verifyInterval.
 const MinVerifyInterval = time.Minute
 
+// MinSyncInterval is the shortest allowed tenants[].syncInterval: a sync
+// round of a large tenant takes longer than that, and runs never overlap.
+const MinSyncInterval = time.Minute
+
 // Problem is one invalid setting: the key path and what is wrong with it,
 // including how to fix it.
 type Problem struct {
@@ -87,6 +91,7 @@ func (c *Config) Validate() error {
 	c.HTTP.validate(v)
 	c.Store.validate(v)
 	c.Credentials.validate(v)
+	c.Visibility.validate(v)
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -330,6 +335,9 @@ func (c *Config) validateTenants(v *validator) {
 			seenF[f] = true
 		}
 
+		if t.SyncInterval < MinSyncInterval {
+			v.add(p+".syncInterval", "is %s; set it to at least %s (e.g. 15m), or remove it for the 15m default", t.SyncInterval, MinSyncInterval)
+		}
 		if t.VerifyInterval < MinVerifyInterval {
 			v.add(p+".verifyInterval", "is %s; set it to at least %s (e.g. 6h), or remove it for the 6h default", t.VerifyInterval, MinVerifyInterval)
 		}
@@ -446,5 +454,13 @@ func (c Credentials) validate(v *validator) {
 	}
 	if fi, err := os.Stat(c.Dir); err == nil && !fi.IsDir() {
 		v.add("credentials.dir", "%q is a file, not a directory; point it at a directory (it is created, mode 0700, when missing)", c.Dir)
+	}
+}
+
+func (vis Visibility) validate(v *validator) {
+	for i, a := range vis.Admins {
+		if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t,;") {
+			v.add(fmt.Sprintf("visibility.admins[%d]", i), "%q is not a UPN or mail address; write one per entry, e.g. it-admin@contoso.com", a)
+		}
 	}
 }

@@ -43,6 +43,7 @@ func userPropChanges(old *user, us UserSeed) []string {
 	diff(old.upn, us.UserPrincipalName, "userPrincipalName", "mailNickname", "identities")
 	diff(old.jobTitle, us.JobTitle, "jobTitle")
 	diff(old.department, us.Department, "department")
+	diff(old.managerID, us.ManagerID, "manager")
 	return props
 }
 
@@ -88,6 +89,15 @@ func (s *Server) upsertUser(tenantID string, us UserSeed) (string, error) {
 		u.createdSeq = t.nextChange()
 		t.users = append(t.users, u)
 		t.reindex()
+		for _, fs := range us.Folders {
+			f, err := t.addSeedFolder(u, fs)
+			if err != nil {
+				t.users = removeUser(t.users, u)
+				t.reindex()
+				return "", fmt.Errorf("graphsim: user %q: %w", us.ID, err)
+			}
+			f.createdSeq = u.createdSeq
+		}
 		for i, ms := range us.Messages {
 			if _, err := t.addSeedMessage(u, i, ms); err != nil {
 				t.users = removeUser(t.users, u)
@@ -97,8 +107,8 @@ func (s *Server) upsertUser(tenantID string, us UserSeed) (string, error) {
 		}
 		return u.id, nil
 	}
-	if len(us.Messages) > 0 {
-		return "", fmt.Errorf("graphsim: user %q exists: messages can only come with a new user", us.ID)
+	if len(us.Messages) > 0 || len(us.Folders) > 0 {
+		return "", fmt.Errorf("graphsim: user %q exists: folders and messages can only come with a new user", us.ID)
 	}
 	if props := userPropChanges(existing, us); len(props) > 0 {
 		seq := t.nextChange()
@@ -111,6 +121,9 @@ func (s *Server) upsertUser(tenantID string, us UserSeed) (string, error) {
 	}
 	existing.displayName, existing.givenName, existing.surname = us.DisplayName, us.GivenName, us.Surname
 	existing.mail, existing.upn, existing.jobTitle, existing.department = us.Mail, us.UserPrincipalName, us.JobTitle, us.Department
+	if existing.managerID != us.ManagerID {
+		existing.prevManagerID = existing.managerID
+	}
 	existing.managerID = us.ManagerID
 	t.reindex()
 	return existing.id, nil
@@ -134,9 +147,25 @@ func (s *Server) DeleteUser(tenantID, userIDOrUPN string) error {
 	t.users = removeUser(t.users, u)
 	t.reindex()
 	t.userTombstones = append(t.userTombstones, tombstone{id: u.id, seq: t.nextChange(), addedSeq: u.createdSeq})
+	seq := t.changeSeq
+	for _, g := range t.groups {
+		if g.hasMember(u.id) {
+			var ms []memberRef
+			for _, m := range g.members {
+				if m.id != u.id {
+					ms = append(ms, m)
+				}
+			}
+			setMembers(g, ms, seq)
+		}
+	}
 	for _, o := range t.users {
 		if o.managerID == u.id {
-			o.managerID = ""
+			o.prevManagerID, o.managerID = o.managerID, ""
+			if o.propSeq == nil {
+				o.propSeq = map[string]int{}
+			}
+			o.propSeq["manager"] = seq
 		}
 	}
 	return nil
@@ -176,6 +205,7 @@ func (s *Server) DeliverMessage(tenantID, userIDOrUPN string, m MessageSeed) (st
 		return "", fmt.Errorf("graphsim: deliver to %q: %w", userIDOrUPN, err)
 	}
 	msg.folderSeq = t.nextChange()
+	touchFolder(msg.folder, msg.folderSeq)
 	return msg.id, nil
 }
 
@@ -192,14 +222,10 @@ func (s *Server) DeleteMessage(tenantID, userIDOrUPN, messageID string) error {
 	if m == nil {
 		return fmt.Errorf("%w: message %q of user %q", ErrNotFound, messageID, userIDOrUPN)
 	}
-	out := u.messages[:0]
-	for _, x := range u.messages {
-		if x != m {
-			out = append(out, x)
-		}
-	}
-	u.messages = out
-	u.msgTombstones = append(u.msgTombstones, tombstone{id: m.id, folderID: m.folder.id, seq: t.nextChange(), addedSeq: m.folderSeq})
+	u.removeMessage(m)
+	seq := t.nextChange()
+	u.msgTombstones = append(u.msgTombstones, tombstone{id: m.id, folderID: m.folder.id, seq: seq, addedSeq: m.folderSeq})
+	touchFolder(m.folder, seq)
 	return nil
 }
 
@@ -227,7 +253,9 @@ func (s *Server) MoveMessage(tenantID, userIDOrUPN, messageID, folderKey string)
 	}
 	seq := t.nextChange()
 	u.msgTombstones = append(u.msgTombstones, tombstone{id: m.id, folderID: m.folder.id, seq: seq, addedSeq: m.folderSeq})
-	m.id = outlookID("message", t.id, u.id, "moved", m.id, fmt.Sprint(seq))
+	touchFolder(m.folder, seq)
+	touchFolder(f, seq)
+	u.renameMessage(m, outlookID("message", t.id, u.id, "moved", m.id, fmt.Sprint(seq)))
 	m.folder = f
 	m.folderSeq = seq
 	m.changeVersion++

@@ -172,6 +172,9 @@ type faultJSON struct {
 	Count      int    `json:"count,omitempty"`
 	Latency    string `json:"latency,omitempty"`
 	Reset      bool   `json:"reset,omitempty"`
+	// Probability and Body as in Fault.
+	Probability float64 `json:"probability,omitempty"`
+	Body        string  `json:"body,omitempty"`
 }
 
 type requestJSON struct {
@@ -245,6 +248,18 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		})
 	case route == "POST /seed/demo":
 		creds, err := s.SeedDemo()
+		if err != nil {
+			controlError(w, err)
+			return
+		}
+		ok(creds)
+	case route == "POST /seed/large":
+		var ls LargeSeed
+		if err := decodeControl(r, &ls); err != nil {
+			controlError(w, err)
+			return
+		}
+		creds, err := s.SeedLarge(ls)
 		if err != nil {
 			controlError(w, err)
 			return
@@ -329,7 +344,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			controlError(w, err)
 			return
 		}
-		f := Fault{Method: fj.Method, Path: fj.Path, Status: fj.Status, RetryAfter: fj.RetryAfter, Count: fj.Count, Reset: fj.Reset}
+		f := Fault{Method: fj.Method, Path: fj.Path, Status: fj.Status, RetryAfter: fj.RetryAfter, Count: fj.Count, Reset: fj.Reset, Probability: fj.Probability, Body: fj.Body}
 		if fj.Latency != "" {
 			d, err := time.ParseDuration(fj.Latency)
 			if err != nil {
@@ -342,7 +357,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case route == "GET /faults":
 		var out []object
 		for _, fs := range s.Faults() {
-			fj := faultJSON{Method: fs.Fault.Method, Path: fs.Fault.Path, Status: fs.Fault.Status, RetryAfter: fs.Fault.RetryAfter, Count: fs.Fault.Count, Reset: fs.Fault.Reset}
+			fj := faultJSON{Method: fs.Fault.Method, Path: fs.Fault.Path, Status: fs.Fault.Status, RetryAfter: fs.Fault.RetryAfter, Count: fs.Fault.Count, Reset: fs.Fault.Reset, Probability: fs.Fault.Probability, Body: fs.Fault.Body}
 			if fs.Fault.Latency > 0 {
 				fj.Latency = fs.Fault.Latency.String()
 			}
@@ -368,6 +383,62 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case route == "DELETE /requests":
 		s.ClearRequests()
 		ok(object{{"ok", true}})
+	case route == "POST /limits":
+		var body struct {
+			Concurrency int    `json:"concurrency"`
+			Requests    int    `json:"requests"`
+			Window      string `json:"window"`
+		}
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, err)
+			return
+		}
+		l := MailboxLimits{Concurrency: body.Concurrency, Requests: body.Requests}
+		if body.Window != "" {
+			d, err := time.ParseDuration(body.Window)
+			if err != nil {
+				controlError(w, fmt.Errorf("graphsim: window %q: %w", body.Window, err))
+				return
+			}
+			l.Window = d
+		}
+		s.SetMailboxLimits(l)
+		ok(object{{"ok", true}})
+	case route == "POST /latency":
+		var body struct {
+			Fixed    string `json:"fixed"`
+			PerItem  string `json:"perItem"`
+			Identity bool   `json:"identity"`
+		}
+		if err := decodeControl(r, &body); err != nil {
+			controlError(w, err)
+			return
+		}
+		lat := Latency{Identity: body.Identity}
+		for _, p := range []struct {
+			v   string
+			dst *time.Duration
+		}{{body.Fixed, &lat.Fixed}, {body.PerItem, &lat.PerItem}} {
+			if p.v == "" {
+				continue
+			}
+			d, err := time.ParseDuration(p.v)
+			if err != nil {
+				controlError(w, fmt.Errorf("graphsim: latency %q: %w", p.v, err))
+				return
+			}
+			*p.dst = d
+		}
+		s.SetLatency(lat)
+		ok(object{{"ok", true}})
+	case r.Method == http.MethodGet && len(parts) == 5 && parts[0] == "tenants" && parts[2] == "users" && parts[4] == "max-in-flight":
+		ok(object{{"maxInFlight", s.MaxInFlight(parts[1], parts[3])}})
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "tenants" && parts[2] == "max-in-flight":
+		ok(object{{"maxInFlight", s.MaxInFlightAll(parts[1])}})
+	case r.Method == http.MethodDelete && len(parts) == 3 && parts[0] == "tenants" && parts[2] == "max-in-flight":
+		s.ResetMaxInFlight(parts[1])
+		ok(object{{"ok", true}})
+	case s.serveControlWorld(w, r, parts):
 	default:
 		writeJSON(w, http.StatusNotFound, contentTypeJSON, object{{"error", fmt.Sprintf("no control route %s %s", r.Method, r.URL.Path)}})
 	}

@@ -119,8 +119,8 @@ func TestControlAPI_DrivesTheSimulatorOverHTTPS(t *testing.T) {
 	// Mailbox.
 	u := e.seed.Users[3]
 	mb := controlCall(t, sim, http.MethodGet, "/tenants/"+want.TenantID+"/users/"+u.UserPrincipalName+"/mailbox?folder=inbox", nil, 200)["value"].([]any)
-	if len(mb) != len(u.Messages) || mb[0].(map[string]any)["folder"] != "inbox" {
-		t.Errorf("mailbox = %d messages, want %d in inbox", len(mb), len(u.Messages))
+	if len(mb) != seedCount(u, "inbox") || mb[0].(map[string]any)["folder"] != "inbox" {
+		t.Errorf("mailbox = %d messages, want %d in inbox", len(mb), seedCount(u, "inbox"))
 	}
 	controlCall(t, sim, http.MethodGet, "/tenants/"+want.TenantID+"/users/nobody/mailbox", nil, 404)
 

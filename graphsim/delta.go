@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Delta query state shared by users delta and per-folder message delta
@@ -30,6 +31,10 @@ type deltaKind int
 const (
 	deltaUsers deltaKind = iota + 1
 	deltaMessages
+	deltaFolders
+	deltaEvents
+	deltaGroups
+	deltaContacts
 )
 
 // deltaParams are the options given on a round's first call.
@@ -39,6 +44,8 @@ type deltaParams struct {
 	folderID   string   // messages: the tracked folder
 	props      []string // canonical $select properties; empty = defaults
 	changeType string   // messages: "", "created", "updated" or "deleted"
+	// events: the calendarView window, fixed by the round's first call.
+	start, end time.Time
 }
 
 func (p deltaParams) sameResource(o deltaParams) bool {
@@ -56,6 +63,7 @@ type deltaEntry struct {
 type deltaRound struct {
 	params   deltaParams
 	entries  []deltaEntry
+	since    int  // the baseline the round reports changes after; -1 for an initial round
 	startSeq int  // tenant changeSeq when the round began: the next deltaLink's baseline
 	done     bool // the deltaLink was issued; the round's skiptokens are stale
 }
@@ -147,16 +155,16 @@ func (s *Server) deltaStart(g *graphRequest, first deltaParams, build func(p del
 		}
 		return st.round, st.offset, true
 	case q.hasDeltaToken && strings.EqualFold(q.deltaToken, "latest"):
-		return &deltaRound{params: first, startSeq: t.changeSeq}, 0, true
+		return &deltaRound{params: first, since: t.changeSeq, startSeq: t.changeSeq}, 0, true
 	case q.hasDeltaToken:
 		st := s.lookupSyncState(t, q.deltaToken)
 		if st == nil || !st.delta || !st.params.sameResource(first) {
 			s.errSyncStateNotFound(g.w, g.r, t.changeSeq)
 			return nil, 0, false
 		}
-		return &deltaRound{params: st.params, entries: build(st.params, st.since), startSeq: t.changeSeq}, 0, true
+		return &deltaRound{params: st.params, entries: build(st.params, st.since), since: st.since, startSeq: t.changeSeq}, 0, true
 	}
-	return &deltaRound{params: first, entries: build(first, -1), startSeq: t.changeSeq}, 0, true
+	return &deltaRound{params: first, entries: build(first, -1), since: -1, startSeq: t.changeSeq}, 0, true
 }
 
 // deltaPage takes up to size entries from offset and returns them with the

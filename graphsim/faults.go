@@ -18,6 +18,15 @@ type Fault struct {
 	Count      int           // how many matching requests it applies to; 0 = until cleared
 	Latency    time.Duration // added before answering
 	Reset      bool          // abort the connection (or HTTP/2 stream) instead of answering
+	// Probability, when between 0 and 1, applies the fault to that share of
+	// matching requests (decided per request, from a seeded source, so a
+	// run is repeatable); 0 applies it to every matching request. Requests
+	// it skips do not use up Count.
+	Probability float64
+	// Body, when set, is sent instead of Graph's answer, with Status (200
+	// when 0) and Content-Type application/json: a malformed page (bad
+	// JSON, a truncated page, an item without id) for a client to cope with.
+	Body string
 }
 
 // FaultStatus is an active fault as Faults reports it.
@@ -87,6 +96,9 @@ func (s *Server) takeFault(r *http.Request) (string, Fault, bool) {
 		if e.f.Path != "" && !hasPrefixFold(r.URL.Path, e.f.Path) {
 			continue
 		}
+		if e.f.Probability > 0 && e.f.Probability < 1 && s.faultRand.Float64() >= e.f.Probability {
+			continue
+		}
 		e.applied++
 		if e.f.Count > 0 {
 			e.remaining--
@@ -124,6 +136,16 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, identity boo
 		// ErrAbortHandler makes net/http drop the connection (HTTP/1.1)
 		// or reset the stream (HTTP/2) without logging a stack.
 		panic(http.ErrAbortHandler)
+	}
+	if f.Body != "" {
+		status := f.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(f.Body))
+		return true
 	}
 	if f.Status == 0 {
 		return false

@@ -1,6 +1,7 @@
 package graphsim
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -152,5 +153,42 @@ func TestFaults_ResetDropsTheConnection(t *testing.T) {
 	recs := requestsTo(e.sim, http.MethodGet, "/v1.0/users")
 	if len(recs) != 1 || recs[0].Status != 0 || recs[0].FaultID == "" {
 		t.Errorf("records = %+v, want one with status 0 and the fault id", recs)
+	}
+}
+
+func TestProbabilisticFaultsHitAShareAndBodyFaultsReplaceTheAnswer(t *testing.T) {
+	s, err := Start(Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: s.TLSClientConfig()}}
+	get := func(path string) (int, string) {
+		resp, err := c.Get(s.GraphBaseURL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	s.InjectFault(Fault{Path: "/v1.0/users", Status: 503, Probability: 0.3})
+	hits := 0
+	for i := 0; i < 400; i++ {
+		if code, _ := get("/users"); code == 503 {
+			hits++
+		}
+	}
+	if hits < 80 || hits > 160 {
+		t.Fatalf("a 30%% fault hit %d of 400 requests", hits)
+	}
+	s.ClearFaults()
+	s.InjectFault(Fault{Path: "/v1.0/users", Body: `{"value":[{"displayName":"no id"`, Count: 1})
+	if code, body := get("/users"); code != 200 || body != `{"value":[{"displayName":"no id"` {
+		t.Fatalf("body fault answered %d %q", code, body)
+	}
+	if code, _ := get("/users"); code == 200 {
+		// no token: the real handler answers 401, proving the one-shot fault is used up
+		t.Fatal("the body fault outlived its count")
 	}
 }

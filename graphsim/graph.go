@@ -207,6 +207,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.q = q
+	release, ok := s.admitMailbox(g)
+	if !ok {
+		return
+	}
+	defer release()
+	lat := s.currentLatency()
+	infoFrom(r).perItem = lat.PerItem
+	sleepCtx(r, lat.Fixed)
 	s.routeGraph(g)
 }
 
@@ -215,13 +223,13 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 // a typo (real unknown segments give 400).
 var (
 	notYetUserSegments = map[string]bool{
-		"manager": true, "directreports": true, "calendarview": true, "calendar": true, "calendars": true,
-		"events": true, "mailboxsettings": true, "contacts": true, "onlinemeetings": true, "findmeetingtimes": true,
+		"calendar": true, "calendars": true,
+		"events": true, "onlinemeetings": true, "findmeetingtimes": true,
 		"memberof": true, "photo": true, "drive": true, "todo": true, "inferenceclassification": true,
 		"messagerules": true, "outlook": true, "extensions": true, "chats": true, "joinedteams": true,
 	}
 	notYetRootSegments = map[string]bool{
-		"groups": true, "subscriptions": true, "$batch": true, "organization": true, "applications": true,
+		"subscriptions": true, "$batch": true, "organization": true, "applications": true,
 		"serviceprincipals": true, "teams": true, "chats": true, "communications": true, "directoryobjects": true,
 		"contacts": true, "domains": true, "sites": true, "drives": true, "planner": true, "security": true,
 		"auditlogs": true, "reports": true, "identity": true, "policies": true, "invitations": true,
@@ -235,6 +243,10 @@ func (s *Server) routeGraph(g *graphRequest) {
 		return
 	}
 	root := strings.ToLower(segs[0])
+	if root == "groups" {
+		s.routeGroups(g)
+		return
+	}
 	if root != "users" {
 		if notYetRootSegments[root] {
 			errNotSimulated(g.w, g.r, "/"+segs[0])
@@ -278,28 +290,21 @@ func (s *Server) routeGraph(g *graphRequest) {
 			errNotSimulated(g.w, g.r, "/users/{id}/messages/"+strings.Join(segs[3:], "/"))
 		}
 	case sub == "mailfolders":
-		switch {
-		case len(segs) == 3:
-			if g.method(http.MethodGet) {
-				s.listMailFolders(g)
-			}
-		case len(segs) == 4 && !isDelta(segs[3]):
-			if g.method(http.MethodGet) {
-				s.getMailFolder(g, segs[3])
-			}
-		case len(segs) == 5 && strings.EqualFold(segs[4], "messages"):
-			if g.method(http.MethodGet) {
-				s.listMessages(g, segs[3])
-			}
-		case len(segs) == 6 && strings.EqualFold(segs[4], "messages") && isDelta(segs[5]):
-			if g.method(http.MethodGet) {
-				s.messagesDelta(g, segs[3])
-			}
-		case len(segs) == 6 && strings.EqualFold(segs[4], "messages"):
-			s.messageItem(g, segs[3], segs[5])
-		default:
-			errNotSimulated(g.w, g.r, "/users/{id}/mailFolders/"+strings.Join(segs[3:], "/"))
+		s.routeMailFolders(g)
+	case sub == "manager" && len(segs) == 3:
+		if g.method(http.MethodGet) {
+			s.getManager(g)
 		}
+	case sub == "directreports" && len(segs) == 3:
+		if g.method(http.MethodGet) {
+			s.listDirectReports(g)
+		}
+	case sub == "calendarview":
+		s.routeCalendarView(g)
+	case sub == "mailboxsettings":
+		s.getMailboxSettings(g)
+	case sub == "contacts" || sub == "contactfolders":
+		s.routeContacts(g)
 	case sub == "sendmail" && len(segs) == 3:
 		if g.method(http.MethodPost) {
 			s.sendMail(g)
@@ -309,6 +314,95 @@ func (s *Server) routeGraph(g *graphRequest) {
 	default:
 		errBadRequest(g.w, g.r, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[2]))
 	}
+}
+
+// routeGroups routes /groups, /groups/delta, /groups/{id} and
+// /groups/{id}/members.
+func (s *Server) routeGroups(g *graphRequest) {
+	segs := g.segs
+	switch {
+	case len(segs) == 1:
+		if g.method(http.MethodGet) {
+			s.listGroups(g)
+		}
+	case len(segs) == 2 && isDelta(segs[1]):
+		if g.method(http.MethodGet) {
+			s.groupsDelta(g)
+		}
+	case len(segs) == 2 && !strings.HasPrefix(segs[1], "$"):
+		if g.method(http.MethodGet) {
+			s.getGroup(g, segs[1])
+		}
+	case len(segs) == 3 && strings.EqualFold(segs[2], "members"):
+		if g.method(http.MethodGet) {
+			s.listGroupMembers(g, segs[1])
+		}
+	default:
+		errNotSimulated(g.w, g.r, graphRoute(segs))
+	}
+}
+
+// routeMailFolders routes /users/{id}/mailFolders[/delta | /{id}(/childFolders/{id})*[/childFolders | /messages[/delta | /{id}]]].
+func (s *Server) routeMailFolders(g *graphRequest) {
+	segs := g.segs[3:]
+	if len(segs) == 0 {
+		if g.method(http.MethodGet) {
+			s.listMailFolders(g, nil)
+		}
+		return
+	}
+	if isDelta(segs[0]) {
+		if len(segs) == 1 && g.method(http.MethodGet) {
+			s.mailFoldersDelta(g)
+		} else if len(segs) > 1 {
+			errNotSimulated(g.w, g.r, "/users/{id}/mailFolders/delta/"+strings.Join(segs[1:], "/"))
+		}
+		return
+	}
+	path := []string{segs[0]}
+	rest := segs[1:]
+	for len(rest) >= 2 && strings.EqualFold(rest[0], "childFolders") && !isDelta(rest[1]) {
+		path = append(path, rest[1])
+		rest = rest[2:]
+	}
+	folderKey := path[len(path)-1]
+	switch {
+	case len(rest) == 0:
+		if g.method(http.MethodGet) {
+			s.getMailFolder(g, path)
+		}
+	case len(rest) == 1 && strings.EqualFold(rest[0], "childFolders"):
+		if g.method(http.MethodGet) {
+			s.listMailFolders(g, path)
+		}
+	case len(path) > 1 && !s.folderPathValid(g, path):
+		// errors written
+	case len(rest) == 1 && strings.EqualFold(rest[0], "messages"):
+		if g.method(http.MethodGet) {
+			s.listMessages(g, folderKey)
+		}
+	case len(rest) == 2 && strings.EqualFold(rest[0], "messages") && isDelta(rest[1]):
+		if g.method(http.MethodGet) {
+			s.messagesDelta(g, folderKey)
+		}
+	case len(rest) == 2 && strings.EqualFold(rest[0], "messages"):
+		s.messageItem(g, folderKey, rest[1])
+	default:
+		errNotSimulated(g.w, g.r, "/users/{id}/mailFolders/{id}/"+strings.Join(rest, "/"))
+	}
+}
+
+// folderPathValid checks a nested childFolders path before a handler
+// resolves its last folder by id alone.
+func (s *Server) folderPathValid(g *graphRequest, path []string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.mailboxFor(g)
+	if !ok {
+		return false
+	}
+	_, ok = folderPath(g, u, path)
+	return ok
 }
 
 // messageItem routes GET and PATCH on one message.
@@ -329,12 +423,39 @@ func isDelta(seg string) bool {
 	return s == "delta" || s == "delta()"
 }
 
-// method checks the HTTP method, answering 405 otherwise.
+// method checks the HTTP method. Real Graph serves more methods on most
+// routes (POST to create, PATCH, DELETE) than the simulator does, so a
+// method the simulator lacks answers 501 NotImplemented, as the README
+// promises, rather than a 405 that real Graph would not send.
 func (g *graphRequest) method(m string) bool {
 	if g.r.Method == m {
 		return true
 	}
-	writeGraphError(g.w, g.r, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+	errNotSimulated(g.w, g.r, g.r.Method+" "+graphRoute(g.segs))
+	return false
+}
+
+// graphRoute renders segments as a route template for messages, with ids
+// replaced by placeholders.
+func graphRoute(segs []string) string {
+	var b strings.Builder
+	for i, s := range segs {
+		b.WriteString("/")
+		if i%2 == 1 && !isDelta(s) && !strings.HasPrefix(s, "$") && !isRouteWord(s) {
+			b.WriteString("{id}")
+			continue
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func isRouteWord(s string) bool {
+	switch strings.ToLower(s) {
+	case "messages", "mailfolders", "childfolders", "calendarview", "contacts", "contactfolders",
+		"mailboxsettings", "manager", "directreports", "members", "events", "move", "sendmail":
+		return true
+	}
 	return false
 }
 
@@ -378,34 +499,33 @@ type odataQuery struct {
 	orderBy       string
 	search        string
 	expand        string
+	expandItems   []expandItem
 	count         string
+	custom        map[string]string // non-$ parameters, lower-case names
 }
 
 func parseODataQuery(raw string) (odataQuery, string) {
-	var q odataQuery
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
+	q := odataQuery{custom: map[string]string{}}
+	pairs, ok := parseRawQuery(raw)
+	if !ok {
 		return q, "The query specified in the URI is not valid."
 	}
 	seen := map[string]bool{}
-	for k, vs := range vals {
+	for _, kvp := range pairs {
+		k, v := kvp[0], kvp[1]
 		lk := strings.ToLower(k)
 		if !strings.HasPrefix(lk, "$") {
+			q.custom[lk] = v
 			continue
 		}
-		if len(vs) > 1 || seen[lk] {
+		if seen[lk] {
 			return q, fmt.Sprintf("Query option '%s' was specified more than once, but it must be specified at most once.", k)
 		}
 		seen[lk] = true
-		v := vs[0]
 		switch lk {
 		case "$select":
 			q.hasSelect = true
-			for _, f := range strings.Split(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					q.selects = append(q.selects, f)
-				}
-			}
+			q.selects = splitSelect(v)
 		case "$top":
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
@@ -427,9 +547,15 @@ func parseODataQuery(raw string) (odataQuery, string) {
 		case "$search":
 			q.search = v
 		case "$expand":
-			q.expand = v
+			items, err := parseExpand(v)
+			if err != nil {
+				return q, "Invalid $expand: " + err.Error()
+			}
+			q.expand, q.expandItems = v, items
 		case "$count":
 			q.count = v
+		case "$levels":
+			return q, "Query option '$levels' is only valid inside $expand."
 		case "$deltatoken":
 			q.deltaToken, q.hasDeltaToken = v, true
 		case "$format":
@@ -490,6 +616,7 @@ func nextLinkURL(r *http.Request, set [][2]string) string {
 
 // writeGraphJSON writes a successful Graph response body.
 func writeGraphJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
+	perItemDelay(r, body)
 	setGraphHeaders(w, r)
 	h := w.Header()
 	h.Set("OData-Version", "4.0")

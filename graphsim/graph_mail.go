@@ -35,6 +35,14 @@ var messageProps = []string{
 	"uniqueBody", "sender", "from", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "flag",
 }
 
+// messageSelectable are the properties $select accepts on messages: the
+// default ones plus id and those returned only when selected
+// (internetMessageHeaders, uniqueBody).
+var messageSelectable = append(append([]string(nil), messageProps...), "id", "internetMessageHeaders")
+
+// selectOnlyProps are returned only when $select names them.
+var selectOnlyProps = map[string]bool{"uniqueBody": true, "internetMessageHeaders": true}
+
 // bodyProps are withheld from callers holding only Mail.ReadBasic(.All) (S30).
 var bodyProps = map[string]bool{"body": true, "bodyPreview": true, "uniqueBody": true}
 
@@ -79,7 +87,7 @@ func errItemNotFoundOrMalformed(g *graphRequest, id string) {
 
 // selectMessageProps validates $select against the message properties.
 func selectMessageProps(g *graphRequest) ([]string, bool) {
-	props, bad := canonicalProps(g.q.selects, messageProps)
+	props, bad := canonicalProps(g.q.selects, messageSelectable)
 	if bad != "" {
 		errBadRequest(g.w, g.r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
 		return nil, false
@@ -127,6 +135,10 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 		return
 	}
 	top := messagesDefaultPage
+	pageSize, sizeApplied := preferredMaxPageSize(r)
+	if sizeApplied {
+		top = pageSize
+	}
 	if q.hasTop {
 		if q.top < 1 || q.top > messagesMaxPage {
 			// The code is not documented; the range is (api/user-list-messages.md).
@@ -135,6 +147,10 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 			return
 		}
 		top = q.top
+		sizeApplied = sizeApplied && pageSize < q.top
+		if sizeApplied {
+			top = pageSize
+		}
 	}
 	props, ok := selectMessageProps(g)
 	if !ok {
@@ -168,8 +184,15 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 	if more {
 		body = append(body, kv{"@odata.nextLink", nextLinkURL(r, [][2]string{{"$skip", fmt.Sprint(end)}})})
 	}
+	var applied []string
+	if sizeApplied {
+		applied = append(applied, "odata.maxpagesize="+fmt.Sprint(top))
+	}
 	if preferText {
-		w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
+		applied = append(applied, `outlook.body-content-type="text"`)
+	}
+	if len(applied) > 0 {
+		w.Header().Set("Preference-Applied", strings.Join(applied, ", "))
 	}
 	writeGraphJSON(w, r, http.StatusOK, body)
 }
@@ -213,13 +236,7 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 	if !ok {
 		return
 	}
-	var found *message
-	for _, m := range u.messages {
-		if m.id == id && (f == nil || m.folder == f) {
-			found = m
-			break
-		}
-	}
+	found := u.messageIn(f, id)
 	if found == nil {
 		s.mu.Unlock()
 		errItemNotFoundOrMalformed(g, id)
@@ -245,11 +262,11 @@ func messageJSON(m *message, props []string, withBody bool, bodyType string) obj
 	for _, p := range props {
 		sel[p] = true
 	}
-	for _, p := range messageProps {
-		if len(props) > 0 && !sel[p] {
+	for _, p := range messageSelectable {
+		if p == "id" || (len(props) > 0 && !sel[p]) {
 			continue
 		}
-		if len(props) == 0 && p == "uniqueBody" {
+		if len(props) == 0 && selectOnlyProps[p] {
 			continue
 		}
 		if bodyProps[p] && !withBody {
@@ -342,7 +359,17 @@ func messageValue(m *message, prop, bodyType string) any {
 	case "replyTo":
 		return recipientsJSON(m.replyTo)
 	case "flag":
-		return object{{"flagStatus", m.flagStatus}}
+		return flagJSON(m)
+	case "internetMessageHeaders":
+		h := []object{
+			{{"name", "Message-ID"}, {"value", m.internetMsgID}},
+			{{"name", "Subject"}, {"value", m.subject}},
+			{{"name", "Date"}, {"value", m.sentAt.UTC().Format(time.RFC1123Z)}},
+		}
+		if m.from.Address != "" {
+			h = append(h, object{{"name", "From"}, {"value", fmt.Sprintf("%s <%s>", m.from.Name, m.from.Address)}})
+		}
+		return h
 	}
 	return nil
 }
@@ -372,67 +399,6 @@ func preview(text string) string {
 	}
 	r := []rune(text)
 	return string(r[:255])
-}
-
-// listMailFolders is GET /users/{id}/mailFolders.
-func (s *Server) listMailFolders(g *graphRequest) {
-	w, r := g.w, g.r
-	if !g.p.canReadMail() {
-		errMailDenied(w, r)
-		return
-	}
-	u, _, ok := s.lockMailbox(g, "")
-	if !ok {
-		return
-	}
-	var value []object
-	for _, f := range u.folders {
-		value = append(value, folderJSON(u, f))
-	}
-	s.mu.Unlock()
-	writeGraphJSON(w, r, http.StatusOK, object{
-		{"@odata.context", contextURL(r, fmt.Sprintf("users('%s')/mailFolders", g.userKey()))},
-		{"value", value},
-	})
-}
-
-// getMailFolder is GET /users/{id}/mailFolders/{id | well-known name}.
-func (s *Server) getMailFolder(g *graphRequest, key string) {
-	w, r := g.w, g.r
-	if !g.p.canReadMail() {
-		errMailDenied(w, r)
-		return
-	}
-	u, f, ok := s.lockMailbox(g, key)
-	if !ok {
-		return
-	}
-	entity := folderJSON(u, f)
-	s.mu.Unlock()
-	body := append(object{{"@odata.context", contextURL(r, fmt.Sprintf("users('%s')/mailFolders/$entity", g.userKey()))}}, entity...)
-	writeGraphJSON(w, r, http.StatusOK, body)
-}
-
-func folderJSON(u *user, f *folder) object {
-	total, unread := 0, 0
-	for _, m := range u.messages {
-		if m.folder == f {
-			total++
-			if !m.isRead {
-				unread++
-			}
-		}
-	}
-	return object{
-		{"id", f.id},
-		{"displayName", f.display},
-		{"parentFolderId", outlookID("folder", u.id, "msgfolderroot")},
-		{"childFolderCount", 0},
-		{"unreadItemCount", unread},
-		{"totalItemCount", total},
-		{"sizeInBytes", 0},
-		{"isHidden", false},
-	}
 }
 
 // sendMail is POST /users/{id}/sendMail (S24): 202 with an empty body; the
@@ -518,7 +484,8 @@ func (s *Server) sendMail(g *graphRequest) {
 			}
 		}
 		m.folderSeq = t.nextChange()
-		owner.messages = append(owner.messages, m)
+		touchFolder(f, m.folderSeq)
+		owner.addMessage(m)
 		return m
 	}
 	if in.saveToSentItems {

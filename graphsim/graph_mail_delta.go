@@ -51,12 +51,8 @@ func (s *Server) messagesDelta(g *graphRequest, folderKey string) {
 			return
 		}
 		first.props = props
-		ct := ""
-		for k, vs := range r.URL.Query() {
-			if strings.EqualFold(k, "changeType") && len(vs) > 0 {
-				ct = strings.ToLower(strings.TrimSpace(vs[0]))
-			}
-		}
+		ct, _ := q.param("changeType")
+		ct = strings.ToLower(strings.TrimSpace(ct))
 		switch ct {
 		case "", "created", "updated", "deleted":
 			first.changeType = ct
@@ -182,18 +178,25 @@ func messagesChangedSince(u *user, f *folder, changeType string, since int) []de
 
 // messageIn finds a message by id, in folder f when f is not nil.
 func (u *user) messageIn(f *folder, id string) *message {
-	for _, m := range u.messages {
-		if m.id == id && (f == nil || m.folder == f) {
-			return m
-		}
+	m := u.msgByID[id]
+	if m == nil || (f != nil && m.folder != f) {
+		return nil
 	}
-	return nil
+	return m
 }
 
 // updateMessage is PATCH /users/{id}/messages/{id} (optionally under a
-// folder) with isRead, importance, categories or flag.flagStatus (S27):
-// 200 with the updated message; the change shows up in the folder's next
-// delta round. Needs Mail.ReadWrite. Other properties are ignored.
+// folder), needing Mail.ReadWrite (S27; api/message-update.md). It applies
+// the writable properties: categories, flag, importance,
+// inferenceClassification and isRead on any message; bccRecipients, body,
+// ccRecipients, from, internetMessageId, isDeliveryReceiptRequested,
+// isReadReceiptRequested, replyTo, sender, subject and toRecipients only on
+// drafts ("Updatable only if isDraft = true"; otherwise 400
+// ErrorInvalidPropertyUpdateSentMessage [unv: exact code]). A property the
+// message type does not have gives 400 RequestBodyRead, as OData's
+// request validation does; a read-only one gives 400 ErrorInvalidPropertySet
+// [unv]. It answers 200 with the updated message, and the change shows up
+// in the folder's next delta round.
 func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 	w, r := g.w, g.r
 	if !g.p.has(permMailWrite...) {
@@ -208,38 +211,9 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 	if !ok {
 		return
 	}
-	type change func(m *message)
-	var changes []change
-	if _, has := ciGet(in, "isRead"); has {
-		v, err := ciBool(in, "isRead", false)
-		if err != nil {
-			errBadRequest(w, r, "ErrorInvalidRequest", "Invalid value for property 'isRead'.")
-			return
-		}
-		changes = append(changes, func(m *message) { m.isRead = v })
-	}
-	if v, has := ciGet(in, "importance"); has {
-		imp, _ := v.(string)
-		imp = strings.ToLower(imp)
-		if imp != "low" && imp != "normal" && imp != "high" {
-			errBadRequest(w, r, "ErrorInvalidRequest", "Invalid value for property 'importance'.")
-			return
-		}
-		changes = append(changes, func(m *message) { m.importance = imp })
-	}
-	if _, has := ciGet(in, "categories"); has {
-		var cats []string
-		for _, c := range ciArray(in, "categories") {
-			if cs, ok := c.(string); ok {
-				cats = append(cats, cs)
-			}
-		}
-		changes = append(changes, func(m *message) { m.categories = cats })
-	}
-	if fl := ciObject(in, "flag"); fl != nil {
-		if st := ciString(fl, "flagStatus"); st != "" {
-			changes = append(changes, func(m *message) { m.flagStatus = st })
-		}
+	changes, draftOnly, ok := parseMessagePatch(w, r, in)
+	if !ok {
+		return
 	}
 	bodyType, preferText := preferredBodyType(r)
 	u, f, ok := s.lockMailbox(g, folderKey)
@@ -252,6 +226,12 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 		errItemNotFoundOrMalformed(g, id)
 		return
 	}
+	if draftOnly != "" && !m.isDraft {
+		s.mu.Unlock()
+		errBadRequest(w, r, "ErrorInvalidPropertyUpdateSentMessage",
+			fmt.Sprintf("Update is not allowed for property '%s' of a message that is not a draft.", draftOnly))
+		return
+	}
 	if len(changes) > 0 {
 		for _, c := range changes {
 			c(m)
@@ -259,6 +239,7 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 		m.changeVersion++
 		m.modifiedAt = timeNow()
 		m.changedSeq = g.p.tenant.nextChange()
+		touchFolder(m.folder, m.changedSeq)
 	}
 	entity := messageJSON(m, nil, g.p.has(permMailBody...), bodyType)
 	s.mu.Unlock()

@@ -152,7 +152,13 @@ func TestMailFolders_WellKnownNamesAndIDsAreEquivalent(t *testing.T) {
 	_, body := rawDo(t, e.sim, http.MethodGet, "/v1.0/users/"+uid+"/mailFolders/Inbox", token, nil)
 	f := jsonObject(t, body)
 	id, _ := f["id"].(string)
-	if id == "" || f["displayName"] != "Inbox" || f["totalItemCount"] != float64(len(e.seed.Users[4].Messages)) {
+	inInbox := 0
+	for _, m := range e.seed.Users[4].Messages {
+		if m.Folder == "inbox" {
+			inInbox++
+		}
+	}
+	if id == "" || f["displayName"] != "Inbox" || f["totalItemCount"] != float64(inInbox) {
 		t.Fatalf("inbox folder = %s", body)
 	}
 	_, byName := rawDo(t, e.sim, http.MethodGet, "/v1.0/users/"+uid+"/mailFolders/inbox/messages", token, nil)

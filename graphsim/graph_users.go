@@ -141,8 +141,8 @@ func (s *Server) listUsers(g *graphRequest) {
 	case q.filter != "":
 		errNotSimulated(w, r, "$filter on /users")
 		return
-	case q.search != "", q.orderBy != "", q.expand != "", q.count != "":
-		errNotSimulated(w, r, "$search, $orderby, $expand and $count on /users")
+	case q.search != "", q.orderBy != "", q.count != "":
+		errNotSimulated(w, r, "$search, $orderby and $count on /users")
 		return
 	case q.hasSkip:
 		errBadRequest(w, r, "Request_BadRequest", "'$skip' is not supported by the service.")
@@ -162,6 +162,10 @@ func (s *Server) listUsers(g *graphRequest) {
 		errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.user'.", bad))
 		return
 	}
+	me, ok := parseManagerExpand(g)
+	if !ok {
+		return
+	}
 	after := ""
 	if q.skipToken != "" {
 		var ok bool
@@ -178,7 +182,7 @@ func (s *Server) listUsers(g *graphRequest) {
 	end := min(start+top, len(users))
 	page := make([]object, 0, end-start)
 	for _, u := range users[start:end] {
-		page = append(page, userJSON(t, u, props))
+		page = append(page, withManager(t, u, userJSON(t, u, props), me))
 	}
 	more := end < len(users)
 	lastID := ""
@@ -232,13 +236,13 @@ func (s *Server) getUser(g *graphRequest) {
 		errDirectoryDenied(w, r)
 		return
 	}
-	if q.expand != "" {
-		errNotSimulated(w, r, "$expand on /users/{id}")
-		return
-	}
 	props, bad := canonicalProps(q.selects, userSelectableProps)
 	if bad != "" {
 		errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.user'.", bad))
+		return
+	}
+	me, ok := parseManagerExpand(g)
+	if !ok {
 		return
 	}
 	if u == nil {
@@ -246,7 +250,7 @@ func (s *Server) getUser(g *graphRequest) {
 		return
 	}
 	s.mu.Lock()
-	entity := userJSON(g.p.tenant, u, props)
+	entity := withManager(g.p.tenant, u, userJSON(g.p.tenant, u, props), me)
 	s.mu.Unlock()
 	body := append(object{{"@odata.context", contextURL(r, "users"+selectSuffix(props)+"/$entity")}}, entity...)
 	w.Header().Set("x-ms-resource-unit", "1")

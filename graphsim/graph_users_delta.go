@@ -15,8 +15,12 @@ import (
 // users added or changed since it was issued come back with their
 // (selected) properties, removed users as {"id","@removed":{"reason":"deleted"}}.
 // $select also limits which changes are tracked: a change to a property
-// outside it does not list the user. Manager changes (manager@delta) are not
-// tracked.
+// outside it does not list the user. $select=manager tracks the manager
+// relationship, reported as "manager@delta":[{"@odata.type","id"}] (an
+// emptied manager as that entry with "@removed"). With Prefer:
+// return=minimal on a deltaLink round, users that existed before it carry
+// only id and the properties changed since (api/user-delta.md), and the
+// response says Preference-Applied: return=minimal.
 
 const usersDeltaPage = usersDefaultPage
 
@@ -39,7 +43,7 @@ func (s *Server) usersDelta(g *graphRequest) {
 			errBadRequest(w, r, "Request_UnsupportedQuery", "Unsupported query.")
 			return
 		}
-		props, bad := canonicalProps(q.selects, userSelectableProps)
+		props, bad := canonicalProps(q.selects, append(append([]string(nil), userSelectableProps...), "manager"))
 		if bad != "" {
 			errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.user'.", bad))
 			return
@@ -57,6 +61,19 @@ func (s *Server) usersDelta(g *graphRequest) {
 		return
 	}
 	page, skip, delta := s.deltaPage(t, round, offset, usersDeltaPage)
+	minimal := preferReturnMinimal(r)
+	var props []string
+	withManager := false
+	for _, p := range round.params.props {
+		if p == "manager" {
+			withManager = true
+			continue
+		}
+		props = append(props, p)
+	}
+	if len(props) == 0 && withManager {
+		props = []string{"id"}
+	}
 	value := make([]object, 0, len(page))
 	for _, e := range page {
 		u := t.lookupUser(e.id)
@@ -64,9 +81,27 @@ func (s *Server) usersDelta(g *graphRequest) {
 			value = append(value, object{{"id", e.id}, {"@removed", object{{"reason", "deleted"}}}})
 			continue
 		}
-		o := userJSON(t, u, round.params.props)
+		fresh := round.since < 0 || u.createdSeq > round.since
+		o := userJSON(t, u, props)
+		if minimal && !fresh {
+			kept := object{}
+			for _, p := range o {
+				if u.propSeq[p.k] > round.since {
+					kept = append(kept, p)
+				}
+			}
+			o = kept
+		}
 		if _, has := o.get("id"); !has {
 			o = append(o, kv{"id", u.id}) // delta always returns id, last as in the docs
+		}
+		if withManager && (fresh || u.propSeq["manager"] > round.since) {
+			switch {
+			case u.managerID != "":
+				o = append(o, kv{"manager@delta", []object{{{"@odata.type", "#microsoft.graph.user"}, {"id", u.managerID}}}})
+			case u.prevManagerID != "":
+				o = append(o, kv{"manager@delta", []object{{{"@odata.type", "#microsoft.graph.user"}, {"id", u.prevManagerID}, {"@removed", object{{"reason", "deleted"}}}}}})
+			}
 		}
 		value = append(value, o)
 	}
@@ -80,6 +115,9 @@ func (s *Server) usersDelta(g *graphRequest) {
 		body = append(body, kv{"@odata.deltaLink", base + "?$deltatoken=" + delta})
 	}
 	body = append(body, kv{"value", value})
+	if minimal {
+		w.Header().Set("Preference-Applied", "return=minimal")
+	}
 	writeGraphJSON(w, r, http.StatusOK, body)
 }
 
@@ -112,8 +150,8 @@ func usersChangedSince(t *tenant, props []string, since int) []deltaEntry {
 // changed after since.
 func (u *user) changedSince(props []string, since int) bool {
 	if len(props) == 0 {
-		for _, seq := range u.propSeq {
-			if seq > since {
+		for p, seq := range u.propSeq {
+			if seq > since && p != "manager" {
 				return true
 			}
 		}
@@ -122,6 +160,19 @@ func (u *user) changedSince(props []string, since int) bool {
 	for _, p := range props {
 		if u.propSeq[p] > since {
 			return true
+		}
+	}
+	return false
+}
+
+// preferReturnMinimal reads Prefer: return=minimal.
+func preferReturnMinimal(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "return") && strings.EqualFold(strings.TrimSpace(val), "minimal") {
+				return true
+			}
 		}
 	}
 	return false

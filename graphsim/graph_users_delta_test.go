@@ -117,9 +117,9 @@ func TestUsersDelta_SDKRoundThenAddUpdateDeleteOnDeltaLink(t *testing.T) {
 	tid := e.creds.TenantID
 	renamed, untracked, removed := e.seed.Users[5], e.seed.Users[6], e.seed.Users[7]
 	renamed.DisplayName = "Renamed Person"
-	renamed.Messages = nil
+	renamed.Messages, renamed.Folders = nil, nil
 	untracked.Department = "Untracked Department" // not in $select: not reported
-	untracked.Messages = nil
+	untracked.Messages, untracked.Folders = nil, nil
 	if err := e.sim.UpsertUser(tid, renamed); err != nil {
 		t.Fatal(err)
 	}

@@ -199,3 +199,14 @@ func startMailSim(t *testing.T, n int) *simEnv {
 	}
 	return &simEnv{sim: sim, seed: seed, creds: creds}
 }
+
+// seedCount counts a seeded user's messages in a folder (by seed name).
+func seedCount(u UserSeed, folder string) int {
+	n := 0
+	for _, m := range u.Messages {
+		if m.Folder == folder || (m.Folder == "" && folder == "inbox") {
+			n++
+		}
+	}
+	return n
+}

@@ -165,7 +165,7 @@ func TestTokenEndpoint_ClientCredentialsReturnsBearerJWTWithRoles(t *testing.T) 
 		roles = append(roles, r.(string))
 	}
 	slices.Sort(roles)
-	if strings.Join(roles, ",") != "Mail.ReadBasic.All,Mail.Send,User.Read.All" {
+	if strings.Join(roles, ",") != "Calendars.Read,Contacts.Read,GroupMember.Read.All,Mail.ReadBasic.All,Mail.Send,MailboxSettings.Read,User.Read.All" {
 		t.Errorf("roles = %v, want the granted Mail.ReadBasic.All, Mail.Send, User.Read.All", roles)
 	}
 	iat, exp := c["iat"].(float64), c["exp"].(float64)

@@ -47,7 +47,7 @@ func TestDemoTenant_IsDeterministicWithManagerChainAndMailboxes(t *testing.T) {
 	if roots != 1 {
 		t.Errorf("%d users without a manager, want exactly one (the CEO)", roots)
 	}
-	if roles := a.Apps[0].GrantedRoles; strings.Join(roles, ",") != "User.Read.All,Mail.ReadBasic.All,Mail.Send" {
+	if roles := a.Apps[0].GrantedRoles; strings.Join(roles, ",") != "User.Read.All,Mail.ReadBasic.All,Mail.Send,GroupMember.Read.All,Calendars.Read,Contacts.Read,MailboxSettings.Read" {
 		t.Errorf("demo app roles = %v", roles)
 	}
 

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -43,6 +44,20 @@ type Options struct {
 	// delta tokens (code SyncStateNotFound): 0 or 410 = 410 Gone, as
 	// observed; 400 is the other status Exchange is reported to use.
 	SyncStateNotFoundStatus int
+
+	// Per-(app, mailbox) limits (S47): zero values leave enforcement off
+	// (GraphMailboxLimits holds Graph's 4 concurrent and 10,000 per 10
+	// minutes). In-flight requests are counted either way (MaxInFlight).
+	MailboxConcurrencyLimit int
+	MailboxRequestLimit     int
+	MailboxRequestWindow    time.Duration // default 10 minutes
+
+	// Latency model: LatencyFixed before each Graph request is handled,
+	// LatencyPerItem per item of a returned collection page; identity
+	// requests get LatencyFixed too only with LatencyIdentity.
+	LatencyFixed    time.Duration
+	LatencyPerItem  time.Duration
+	LatencyIdentity bool
 }
 
 // Server is a running simulator. All methods are safe for concurrent use.
@@ -72,12 +87,15 @@ type Server struct {
 	syncOrder  []string
 	syncStatus int // SyncStateNotFound status: 410 or 400
 
-	faultMu sync.Mutex
-	faults  []*faultEntry
-	faultID int
+	faultMu   sync.Mutex
+	faults    []*faultEntry
+	faultID   int
+	faultRand *mathrand.Rand // decides probabilistic faults; seeded, so runs repeat
 
 	recMu   sync.Mutex
 	records []RequestRecord
+
+	lim *limiter
 }
 
 // issuedToken remembers what the simulator knew when it issued a token, so
@@ -142,7 +160,10 @@ func Start(opts Options) (*Server, error) {
 		tokens:     map[string]issuedToken{},
 		syncStates: map[string]*syncState{},
 		syncStatus: opts.SyncStateNotFoundStatus,
+		faultRand:  mathrand.New(mathrand.NewPCG(1, 2)),
 		served:     make(chan struct{}),
+		lim: newLimiter(MailboxLimits{Concurrency: opts.MailboxConcurrencyLimit, Requests: opts.MailboxRequestLimit, Window: opts.MailboxRequestWindow},
+			Latency{Fixed: opts.LatencyFixed, PerItem: opts.LatencyPerItem, Identity: opts.LatencyIdentity}),
 	}
 	var err error
 	if s.ca, err = newCertAuthority(opts.Hostname); err != nil {
@@ -297,6 +318,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case identity:
+		if lat := s.currentLatency(); lat.Identity {
+			sleepCtx(r, lat.Fixed)
+		}
 		s.serveIdentity(rw, r)
 	case isGraphPath(r.URL.Path):
 		s.serveGraph(rw, r)
@@ -312,6 +336,7 @@ type requestInfoKey struct{}
 type requestInfo struct {
 	tenantID string
 	faultID  string
+	perItem  time.Duration // the latency model's per-item delay for this Graph response
 }
 
 func infoFrom(r *http.Request) *requestInfo {

@@ -23,7 +23,12 @@ type tenant struct {
 	apps        map[string]*app // key: lower-case client ID
 	users       []*user         // sorted by id: the stable order of GET /users
 	byKey       map[string]*user
-	seq         int // per-tenant counter for generated message IDs
+	byAddr      map[string]*user // lower-case mail and UPN
+	seq         int              // per-tenant counter for generated message IDs
+
+	groups     []*group // sorted by id
+	groupByID  map[string]*group
+	groupTombs []tombstone
 
 	// Change tracking for delta queries. changeSeq counts every change to
 	// the tenant's users and mailboxes; a delta token remembers the value
@@ -69,11 +74,25 @@ type secret struct {
 
 type user struct {
 	id, displayName, givenName, surname, mail, upn, jobTitle, department, managerID string
+	prevManagerID                                                                   string // the manager before the last change, for manager@delta removals
 
+	rootID   string // msgfolderroot: parentFolderId of top-level folders
 	folders  []*folder
 	messages []*message
+	msgByID  map[string]*message
 
-	msgTombstones []tombstone // messages deleted or moved out of a folder, oldest first
+	msgTombstones    []tombstone // messages deleted or moved out of a folder, oldest first
+	folderTombstones []tombstone // folders deleted, oldest first
+
+	events     []*event
+	eventTombs []tombstone // events deleted (id: the instance id reported), oldest first
+
+	settings *MailboxSettings // nil: Exchange's defaults
+
+	contactFolderID string           // the default Contacts folder
+	contactFolders  []*contactFolder // custom folders (children of the default one)
+	contacts        []*contact       // every contact, in creation order
+	contactTombs    []tombstone      // contacts deleted, oldest first
 
 	createdSeq int            // changeSeq when the user was added (0: seeded)
 	propSeq    map[string]int // Graph property name -> changeSeq of its last change
@@ -81,8 +100,14 @@ type user struct {
 
 type folder struct {
 	id        string
-	wellKnown string // lower-case well-known name
+	wellKnown string // lower-case well-known name; "" for custom folders
 	display   string
+	parentID  string // the parent folder's id; the root's id for top-level folders
+	hidden    bool
+	// Change tracking for mailFolders/delta: when the folder appeared and
+	// when it last changed (renamed, moved, or its item counts changed).
+	createdSeq int
+	changedSeq int
 }
 
 type recipient struct {
@@ -113,6 +138,10 @@ type message struct {
 	categories      []string
 	inferenceClass  string
 	flagStatus      string
+	flagStart       time.Time
+	flagDue         time.Time
+	flagCompleted   time.Time
+	readReceipt     bool
 	replyTo         []recipient
 	deliveryReceipt bool
 	folderSeq       int // changeSeq when it entered its folder (0: seeded)
@@ -147,11 +176,60 @@ var wellKnownFolders = []struct{ name, display string }{
 
 func (u *user) folderByKey(key string) *folder {
 	for _, f := range u.folders {
-		if strings.EqualFold(f.wellKnown, key) || f.id == key {
+		if (f.wellKnown != "" && strings.EqualFold(f.wellKnown, key)) || f.id == key {
 			return f
 		}
 	}
 	return nil
+}
+
+// folderByID finds a folder by id only.
+func (u *user) folderByID(id string) *folder {
+	for _, f := range u.folders {
+		if f.id == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// addMessage appends a message to the mailbox and its index.
+func (u *user) addMessage(m *message) {
+	u.messages = append(u.messages, m)
+	if u.msgByID == nil {
+		u.msgByID = map[string]*message{}
+	}
+	u.msgByID[m.id] = m
+}
+
+// removeMessage drops a message from the mailbox and its index.
+func (u *user) removeMessage(m *message) {
+	out := u.messages[:0]
+	for _, x := range u.messages {
+		if x != m {
+			out = append(out, x)
+		}
+	}
+	for i := len(out); i < len(u.messages); i++ {
+		u.messages[i] = nil
+	}
+	u.messages = out
+	delete(u.msgByID, m.id)
+}
+
+// renameMessage changes a message's id (Graph's move gives a new id).
+func (u *user) renameMessage(m *message, id string) {
+	delete(u.msgByID, m.id)
+	m.id = id
+	u.msgByID[id] = m
+}
+
+// touchFolder records a change of f (its counts or properties) for
+// mailFolders/delta.
+func touchFolder(f *folder, seq int) {
+	if f != nil {
+		f.changedSeq = seq
+	}
 }
 
 func (t *tenant) lookupUser(key string) *user {
@@ -164,21 +242,24 @@ func (t *tenant) userByAddress(addr string) *user {
 	if addr == "" {
 		return nil
 	}
-	for _, u := range t.users {
-		if strings.EqualFold(u.mail, addr) || strings.EqualFold(u.upn, addr) {
-			return u
-		}
-	}
-	return nil
+	return t.byAddr[addr]
 }
 
 func (t *tenant) reindex() {
 	sort.Slice(t.users, func(i, j int) bool { return t.users[i].id < t.users[j].id })
 	t.byKey = make(map[string]*user, 2*len(t.users))
+	t.byAddr = make(map[string]*user, 2*len(t.users))
 	for _, u := range t.users {
 		t.byKey[strings.ToLower(u.id)] = u
 		if u.upn != "" {
 			t.byKey[strings.ToLower(u.upn)] = u
+			t.byAddr[strings.ToLower(u.upn)] = u
+		}
+	}
+	// Mail addresses win over UPNs, as for SMTP delivery.
+	for _, u := range t.users {
+		if u.mail != "" {
+			t.byAddr[strings.ToLower(u.mail)] = u
 		}
 	}
 }

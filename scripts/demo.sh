@@ -93,6 +93,7 @@ setsid "$bin/temporal" server start-dev --ip 127.0.0.1 --port "$temporal_port" -
   --ui-codec-endpoint "http://localhost:$codec_port/codec" \
   --search-attribute OutlookflowTenant=Keyword \
   --search-attribute OutlookflowConnectionStatus=Keyword \
+  --search-attribute OutlookflowSyncKind=Keyword \
   >>"$state/temporal.log" 2>&1 &
 pid[temporal]=$!
 
@@ -136,6 +137,7 @@ tenants:
     secret: {file: $secret_file}
     features: [directory, mail, mail-send]
     verifyInterval: 1m
+    syncInterval: 2m
 logging:
   level: info
   format: console
@@ -151,6 +153,9 @@ encryption:
 credentials:
   # Secrets handed over with 'starter rotate --secret-stdin', sealed.
   dir: $state/credentials
+store:
+  driver: sqlite
+  path: $state/outlookflow.db
 YAML
 export OUTLOOKFLOW_CONFIG=$state/config.yaml
 
@@ -179,7 +184,9 @@ cat <<INFO
 outlookflow demo is running.
 
   Web UI        http://localhost:$ui_port  → workflow "outlookflow-tenant-demo"
-                (filter: OutlookflowConnectionStatus = "Connected")
+                (filter: OutlookflowConnectionStatus = "Connected"), sync runs
+                (OutlookflowSyncKind = "scheduled"), schedule outlookflow-sync-schedule-demo
+  Store         $state/outlookflow.db (SQLite; the demo tenant syncs every 2 minutes)
   Simulator     https://localhost:$sim_port  (CA: $state/graphsim/ca.pem)
   Logs          $state/{temporal,graphsim,worker}.log
   History       $state/temporal.db (kept across runs; make clean removes it)
@@ -190,6 +197,8 @@ Try, in another terminal:
   $bin/starter pause --tenant demo --reason "trying it out"
   $bin/starter resume --tenant demo
   $bin/starter verify --tenant demo
+  $bin/starter sync --tenant demo --wait
+  $bin/starter messages --tenant demo --as adele.vance@contoso.example
 
 Payloads are AES-256-GCM encrypted before they reach Temporal. The Web UI
 shows them decoded because it calls the worker's codec endpoint

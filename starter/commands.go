@@ -95,13 +95,13 @@ func (c *cli) rootCommand() *cobra.Command {
 	}
 	defaultConfig := lookup(c.environ, "OUTLOOKFLOW_CONFIG")
 	root.PersistentFlags().StringVar(&c.configPath, "config", defaultConfig, "configuration file (default $OUTLOOKFLOW_CONFIG)")
-	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand())
+	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand(), c.syncCommand(), c.messagesCommand())
 	return root
 }
 
-// load reads the configuration and connects to Temporal.
-func (c *cli) load() error {
-	if c.temporal != nil {
+// loadConfig reads the configuration and the encryption keys.
+func (c *cli) loadConfig() error {
+	if c.cfg != nil {
 		return nil
 	}
 	if c.configPath == "" {
@@ -113,13 +113,25 @@ func (c *cli) load() error {
 	if err != nil {
 		return err
 	}
-	c.cfg = cfg
 	if c.ring, err = app.Keyring(cfg); err != nil {
 		return err
 	}
 	if c.failures, err = codec.NewFailureConverter(c.ring); err != nil {
 		return err
 	}
+	c.cfg = cfg
+	return nil
+}
+
+// load reads the configuration and connects to Temporal.
+func (c *cli) load() error {
+	if c.temporal != nil {
+		return nil
+	}
+	if err := c.loadConfig(); err != nil {
+		return err
+	}
+	cfg := c.cfg
 	// The starter logs only warnings: its output is for people and scripts.
 	log, err := logging.New("warn", "console", c.stderr)
 	if err != nil {

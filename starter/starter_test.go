@@ -17,9 +17,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/graphsim"
 	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/internal/testenv"
+	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -96,8 +98,10 @@ encryption:
       secret: {file: %s}
 credentials:
   dir: %s
+store:
+  path: %s
 `, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
-		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"))
+		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	mustWrite(t, cfgPath, yaml)
 
@@ -264,11 +268,15 @@ func rewrite(t *testing.T, path, old, new string) {
 }
 
 func TestConnectAppliesEditedFeaturesToTheRunningWorkflow(t *testing.T) {
-	cfg := world(t)
+	cfg, sim := worldWithSim(t)
 	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
 		t.Fatalf("connect: %d %s%s", r.code, r.stdout, r.stderr)
 	}
-	// The demo app holds no calendar permission.
+	// Take the calendar permission away from the demo app.
+	_, creds := graphsim.DemoTenant()
+	if err := sim.SetGrantedRoles(creds.TenantID, creds.ClientID, []string{"User.Read.All", "Mail.ReadBasic.All", "Mail.Send"}); err != nil {
+		t.Fatal(err)
+	}
 	rewrite(t, cfg, "features: [directory, mail, mail-send]", "features: [directory, mail, mail-send, calendar]")
 	r := runStarter(t, cfg, "", "connect", "--tenant", "demo")
 	if r.code != exitNotConnected || !strings.Contains(r.stdout, "MissingPermissions") || !strings.Contains(r.stdout, "Calendars.Read") {
@@ -420,4 +428,117 @@ func TestStatusShowsRunningTenantsNoLongerConfigured(t *testing.T) {
 	if seen["demo"] != tenant.StatusConnected || seen["renamed"] != "NotConnected" {
 		t.Fatalf("status lists %v; want the unconfigured but running demo (Connected) and renamed (NotConnected)", seen)
 	}
+}
+
+func TestSyncWaitShowsProgressAndASummaryAndFillsTheStore(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	r := runStarter(t, cfg, "", "sync", "--tenant", "demo", "--wait")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Synced 36 of 36 mailboxes") {
+		t.Fatalf("sync --wait: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Sync run outlookflow-sync-demo-manual") {
+		t.Fatalf("sync did not name its run:\n%s", r.stderr)
+	}
+	// One mailbox, JSON.
+	r = runStarter(t, cfg, "", "sync", "--tenant", "demo", "--mailbox", "megan.bowen@contoso.example", "--wait", "--json")
+	var res mailsync.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitOK || res.MailboxesDone != 1 {
+		t.Fatalf("sync --mailbox --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := runStarter(t, cfg, "", "sync", "--tenant", "demo", "--mailbox", "nobody@contoso.example", "--wait"); r.code == exitOK || !strings.Contains(r.stderr, "not a synced user with a mailbox") {
+		t.Fatalf("sync of an unknown mailbox: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *testing.T) {
+	cfg := world(t)
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: %d %s", r.code, r.stderr)
+	}
+	if r := runStarter(t, cfg, "", "sync", "--tenant", "demo", "--wait"); r.code != exitOK {
+		t.Fatalf("sync: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	seed, _ := graphsim.DemoTenant()
+	byUPN := map[string]graphsim.UserSeed{}
+	reports := map[string][]string{}
+	for _, u := range seed.Users {
+		byUPN[u.UserPrincipalName] = u
+		reports[u.ManagerID] = append(reports[u.ManagerID], u.ID)
+	}
+	team := func(id string) map[string]bool {
+		out := map[string]bool{id: true}
+		for q := []string{id}; len(q) > 0; q = q[1:] {
+			for _, r := range reports[q[0]] {
+				out[r] = true
+				q = append(q, r)
+			}
+		}
+		return out
+	}
+	seen := func(viewer string) map[string]bool {
+		t.Helper()
+		r := runStarter(t, cfg, "", "messages", "--tenant", "demo", "--as", viewer, "--limit", "100000", "--json")
+		var msgs []domain.Message
+		if err := json.Unmarshal([]byte(r.stdout), &msgs); err != nil || r.code != exitOK {
+			t.Fatalf("messages --as %s: exit %d %v\n%s", viewer, r.code, err, r.stderr)
+		}
+		out := map[string]bool{}
+		for _, m := range msgs {
+			out[m.Mailbox] = true
+		}
+		return out
+	}
+	// A manager with reports: sees exactly their subtree's mailboxes.
+	var manager, peer graphsim.UserSeed
+	for _, u := range seed.Users {
+		if len(reports[u.ID]) > 0 && u.ManagerID != "" && manager.ID == "" {
+			manager = u
+		}
+	}
+	for _, u := range seed.Users {
+		if u.ManagerID == manager.ManagerID && u.ID != manager.ID {
+			peer = u
+			break
+		}
+	}
+	if manager.ID == "" || peer.ID == "" {
+		t.Fatal("the demo tenant lacks a manager with a peer")
+	}
+	got, want := seen(manager.UserPrincipalName), team(manager.ID)
+	if len(got) < 2 {
+		t.Fatalf("%s sees mail of %d mailboxes; want their own and their reports'", manager.UserPrincipalName, len(got))
+	}
+	for mb := range got {
+		if !want[mb] {
+			t.Fatalf("%s sees mailbox %s, which is not theirs or a report's", manager.UserPrincipalName, mb)
+		}
+	}
+	if got[peer.ID] {
+		t.Fatalf("%s sees their peer %s's mail", manager.UserPrincipalName, peer.UserPrincipalName)
+	}
+	if p := seen(peer.UserPrincipalName); len(p) == 0 || p[manager.ID] {
+		t.Fatalf("peer %s sees %v; want their own mailbox and their team only", peer.UserPrincipalName, p)
+	}
+	// The peer made admin sees every mailbox.
+	mustWrite(t, cfg, mustRead(t, cfg)+"visibility:\n  admins: ["+peer.UserPrincipalName+"]\n")
+	if all := seen(peer.UserPrincipalName); len(all) < len(got)+2 || !all[manager.ID] {
+		t.Fatalf("admin %s sees %d mailboxes", peer.UserPrincipalName, len(all))
+	}
+	// Asking for a mailbox outside one's view is refused, not empty.
+	r := runStarter(t, cfg, "", "messages", "--tenant", "demo", "--as", manager.UserPrincipalName, "--mailbox", peer.UserPrincipalName)
+	if r.code != exitNotFound || !strings.Contains(r.stderr, "may not see") {
+		t.Fatalf("manager asking for a peer's mailbox: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -231,12 +231,12 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	switch cfg.Driver {
 	case DriverSQLite, "":
 		if cfg.SQLitePath == "" {
-			return nil, errors.New("store: the sqlite driver needs a path; set store.sqlite.path to a file, e.g. ./data/outlookflow.db")
+			return nil, errors.New("store: the sqlite driver needs a path; set store.path to a file, e.g. ./data/outlookflow.db")
 		}
 		return openSQLite(ctx, cfg.SQLitePath)
 	case DriverPostgres:
 		if cfg.PostgresDSN == "" {
-			return nil, errors.New("store: the postgres driver needs a DSN; set store.postgres.dsn, e.g. postgres://user:pass@host:5432/outlookflow")
+			return nil, errors.New("store: the postgres driver needs a DSN; set store.dsn (a secret reference) to a URL such as postgres://user:pass@host:5432/outlookflow")
 		}
 		return openPostgres(ctx, cfg.PostgresDSN)
 	default:

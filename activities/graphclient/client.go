@@ -26,7 +26,6 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
-	msgraphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/outlookflow/outlookflow/activities"
@@ -53,6 +52,8 @@ type Client struct {
 	cloud     Cloud
 	transport *http.Transport
 	graphHTTP *http.Client // kiota middleware (retry, compression, telemetry) over transport
+	sessions  sessions     // the sync's per-tenant credentials and adapters
+	limits    mailboxLimits
 }
 
 var _ activities.GraphConnector = (*Client)(nil)
@@ -118,16 +119,10 @@ func (c *Client) credential(creds activities.Credentials) (azcore.TokenCredentia
 
 // graphService builds a Graph service client that authenticates with cred.
 func (c *Client) graphService(cred azcore.TokenCredential) (*msgraphsdk.GraphServiceClient, error) {
-	auth, err := msgraphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{c.cloud.GraphScope}, c.cloud.AllowedHosts)
+	adapter, err := c.adapter(cred)
 	if err != nil {
-		return nil, fmt.Errorf("graph client: auth provider: %w", err)
+		return nil, err
 	}
-	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, c.graphHTTP)
-	if err != nil {
-		return nil, fmt.Errorf("graph client: request adapter: %w", err)
-	}
-	// Must precede the service client, which copies the base URL.
-	adapter.SetBaseUrl(strings.TrimSuffix(c.cloud.GraphBaseURL, "/"))
 	// NewGraphServiceClient would re-assign the package-level
 	// store.BackingStoreFactoryInstance (to its own value) on every call, a
 	// data race with model constructors reading it on other goroutines.

@@ -18,6 +18,7 @@ import (
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/logging"
+	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -113,7 +114,7 @@ func temporalTLS(t config.TemporalTLS) (*tls.Config, error) {
 // SearchAttributes are the custom attributes outlookflow's workflows use.
 func SearchAttributes() map[string]enums.IndexedValueType {
 	out := map[string]enums.IndexedValueType{}
-	for _, name := range tenant.SearchAttributeNames() {
+	for _, name := range append(tenant.SearchAttributeNames(), mailsync.SearchAttributeNames()...) {
 		out[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	return out

@@ -13,10 +13,13 @@ import (
 
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/activities/graphclient"
+	"github.com/outlookflow/outlookflow/activities/schedules"
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/credentials"
+	"github.com/outlookflow/outlookflow/store"
+	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -64,10 +67,50 @@ func OpenVault(cfg *config.Config, ring codec.Keyring) (*credentials.Vault, erro
 	return credentials.Open(cfg.Credentials.Dir, ring)
 }
 
-// NewWorker registers outlookflow's workflows and activities on a worker for
-// the configured task queue. ring is the resolved encryption keyring (it also
-// seals the credential vault).
-func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (worker.Worker, error) {
+// OpenStore opens the configured store (applying migrations).
+func OpenStore(ctx context.Context, c config.Store) (store.Store, error) {
+	sc := store.Config{Driver: c.Driver, SQLitePath: c.Path}
+	if c.Driver == config.StorePostgres {
+		dsn, err := config.ResolveSecret(c.DSN, os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("store.dsn: %w", err)
+		}
+		sc.PostgresDSN = dsn
+	}
+	return store.Open(ctx, sc)
+}
+
+// Workers are the worker's two pollers: the tenant connection on the
+// configured task queue, and the sync on its own queue, so a sync backlog
+// never delays a connection check.
+type Workers struct {
+	Tenant, Sync worker.Worker
+	Store        store.Store
+}
+
+// Start starts both; on failure neither runs.
+func (w *Workers) Start() error {
+	if err := w.Tenant.Start(); err != nil {
+		return err
+	}
+	if err := w.Sync.Start(); err != nil {
+		w.Tenant.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops both and closes the store.
+func (w *Workers) Stop() {
+	w.Sync.Stop()
+	w.Tenant.Stop()
+	_ = w.Store.Close()
+}
+
+// NewWorker registers outlookflow's workflows and activities: the tenant
+// connection on the configured task queue, the sync on its own. ring is the
+// resolved encryption keyring (it also seals the credential vault).
+func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (*Workers, error) {
 	graph, err := NewGraphClient(cfg.Cloud)
 	if err != nil {
 		return nil, err
@@ -76,15 +119,32 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(tenant.Workflow, workflow.RegisterOptions{Name: tenant.WorkflowName})
-	w.RegisterActivityWithOptions(&activities.Tenant{
+	st, err := OpenStore(context.Background(), cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	tenants := NewTenantDirectory(cfg.Tenants)
+	tw := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{})
+	tw.RegisterWorkflowWithOptions(tenant.Workflow, workflow.RegisterOptions{Name: tenant.WorkflowName})
+	tw.RegisterActivityWithOptions(&activities.Tenant{
 		Graph:   graph,
-		Tenants: NewTenantDirectory(cfg.Tenants),
+		Tenants: tenants,
 		Vault:   vault,
 		Log:     log,
 	}, activity.RegisterOptions{})
-	return w, nil
+	tw.RegisterActivityWithOptions(&schedules.Activities{Temporal: c}, activity.RegisterOptions{})
+
+	sw := worker.New(c, mailsync.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})
+	sw.RegisterWorkflowWithOptions(mailsync.Workflow, workflow.RegisterOptions{Name: mailsync.WorkflowName})
+	sw.RegisterActivityWithOptions(&activities.Sync{
+		Graph:              graph,
+		Store:              st,
+		Tenants:            tenants,
+		Vault:              vault,
+		Log:                log,
+		MailboxParallelism: 8,
+	}, activity.RegisterOptions{})
+	return &Workers{Tenant: tw, Sync: sw, Store: st}, nil
 }
 
 // RunWorker connects, registers search attributes, and runs the worker until
@@ -132,11 +192,12 @@ func TenantInput(t config.Tenant) tenant.Input {
 		AuthMode:       string(t.AuthMode),
 		Features:       append([]string(nil), t.Features...),
 		VerifyInterval: domain.Duration(t.VerifyInterval),
+		SyncInterval:   domain.Duration(t.SyncInterval),
 	}
 }
 
 // TenantSettings is what `starter connect` sends to a running tenant workflow.
 func TenantSettings(t config.Tenant) tenant.SettingsRequest {
 	in := TenantInput(t)
-	return tenant.SettingsRequest{DisplayName: in.DisplayName, AuthMode: in.AuthMode, Features: in.Features, VerifyInterval: in.VerifyInterval}
+	return tenant.SettingsRequest{DisplayName: in.DisplayName, AuthMode: in.AuthMode, Features: in.Features, VerifyInterval: in.VerifyInterval, SyncInterval: in.SyncInterval}
 }

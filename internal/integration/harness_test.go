@@ -33,7 +33,20 @@ func TestMain(m *testing.M) {
 	if cfgJSON := os.Getenv(workerProcessEnv); cfgJSON != "" {
 		os.Exit(runWorkerProcess(cfgJSON))
 	}
-	testenv.Main(m, &temporalServer)
+	srv, err := testenv.StartTemporal(context.Background(), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need a Temporal dev server:", err)
+		os.Exit(1)
+	}
+	temporalServer = srv
+	code := m.Run()
+	if postgres.srv != nil {
+		if err := postgres.srv.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test PostgreSQL server:", err)
+		}
+	}
+	_ = srv.Stop()
+	os.Exit(code)
 }
 
 // harness is one test's world: its own simulator, task queue, worker and
@@ -113,21 +126,15 @@ func newHarnessWithKey(t *testing.T, roles []string, features []string, verifyIn
 // separate process (to kill it) start their own.
 func newWorld(t *testing.T, roles []string, features []string, verifyInterval time.Duration, key []byte) *harness {
 	t.Helper()
-	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("starting the Graph simulator: %v", err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-
-	h := &harness{t: t, sim: sim, secret: "sim~" + randomHex(t, 20), key: fmt.Sprintf("%s-%d", testTenantKey, tenantKeys.Add(1))}
-	h.tenant = graphsim.TenantSeed{
+	secret := "sim~" + randomHex(t, 20)
+	seed := graphsim.TenantSeed{
 		TenantID:    guid(t),
 		DisplayName: testDisplayName,
 		Domain:      "contoso.example",
 		Apps: []graphsim.AppSeed{{
 			ClientID:     guid(t),
 			DisplayName:  "outlookflow",
-			Secrets:      []graphsim.SecretSeed{{Value: h.secret}},
+			Secrets:      []graphsim.SecretSeed{{Value: secret}},
 			GrantedRoles: roles,
 		}},
 		Users: []graphsim.UserSeed{
@@ -135,6 +142,20 @@ func newWorld(t *testing.T, roles []string, features []string, verifyInterval ti
 			{ID: guid(t), DisplayName: "Megan Bowen", Mail: "megan@contoso.example", UserPrincipalName: "megan@contoso.example"},
 		},
 	}
+	return newWorldFromSeed(t, seed, secret, features, verifyInterval, key)
+}
+
+// newWorldFromSeed is newWorld for a given tenant seed whose first app
+// holds secret.
+func newWorldFromSeed(t *testing.T, seed graphsim.TenantSeed, secret string, features []string, verifyInterval time.Duration, key []byte) *harness {
+	t.Helper()
+	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("starting the Graph simulator: %v", err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+
+	h := &harness{t: t, sim: sim, secret: secret, tenant: seed, key: fmt.Sprintf("%s-%d", testTenantKey, tenantKeys.Add(1))}
 	if err := sim.SeedTenant(h.tenant); err != nil {
 		t.Fatalf("seeding: %v", err)
 	}
@@ -168,6 +189,7 @@ func newWorld(t *testing.T, roles []string, features []string, verifyInterval ti
 		Logging:     config.Logging{Level: "info", Format: "console"},
 		Encryption:  config.Encryption{ActiveKeyID: "replay", Keys: []config.EncryptionKey{{ID: "replay", Secret: config.SecretRef{File: h.keyFile}}}},
 		Credentials: config.Credentials{Dir: filepath.Join(dir, "credentials")},
+		Store:       config.Store{Driver: config.StoreSQLite, Path: filepath.Join(dir, "outlookflow.db")},
 	}
 
 	// Logs go to the test's output and to a buffer tests can search.

@@ -42,17 +42,22 @@ func (h *harness) pendingCheck() *workflowpb.PendingActivityInfo {
 	return nil
 }
 
-// verifyStarts lists the ActivityTaskStarted events of the current run.
+// verifyStarts lists the ActivityTaskStarted events of the current run's
+// credential checks (not of other activities, such as the schedule's).
 func (h *harness) verifyStarts() []*historypb.ActivityTaskStartedEventAttributes {
 	h.t.Helper()
 	var out []*historypb.ActivityTaskStartedEventAttributes
+	verifies := map[int64]bool{}
 	iter := h.client.GetWorkflowHistory(context.Background(), tenant.WorkflowID(h.key), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "VerifyConnection" {
+			verifies[ev.GetEventId()] = true
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && verifies[a.GetScheduledEventId()] {
 			out = append(out, a)
 		}
 	}

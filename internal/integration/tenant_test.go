@@ -233,12 +233,21 @@ func TestRotatedSecretIsInNoPayloadRawOrDecoded(t *testing.T) {
 	if err := h.client.SignalWorkflow(context.Background(), run.GetID(), "", "secret-probe", tenant.RotateCredentialsRequest{LegacySecret: probe}); err != nil {
 		t.Fatal(err)
 	}
-	scan = scanHistory(t, h.client, run.GetID(), codecURL)
-	if scan.rawContains(probe) {
-		t.Fatal("a payload reached history unencrypted")
-	}
-	if !scan.decodedContains(probe) {
-		t.Fatal("the decoded scan did not find a secret sent in a payload; it would miss the old wire form")
+	// A signal that arrives during a workflow task is written to history
+	// when that task completes, so look until it is there.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		scan = scanHistory(t, h.client, run.GetID(), codecURL)
+		if scan.rawContains(probe) {
+			t.Fatal("a payload reached history unencrypted")
+		}
+		if scan.decodedContains(probe) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the decoded scan did not find a secret sent in a payload; it would miss the old wire form")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

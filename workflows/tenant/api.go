@@ -66,6 +66,9 @@ type Input struct {
 	Features    []string
 	// VerifyInterval is how often credentials are re-verified.
 	VerifyInterval domain.Duration
+	// SyncInterval is how often the tenant's sync schedule runs; zero means
+	// DefaultSyncInterval.
+	SyncInterval domain.Duration
 	// State carries everything across continue-as-new; nil on first start.
 	State *State
 	// ContinueAsNewAfter, when > 0, continues-as-new after that many
@@ -95,7 +98,21 @@ type State struct {
 	CredentialVersion string
 	// Runs counts continue-as-new generations, for operators.
 	Runs int
+	// Schedule is the sync schedule as last applied; nil before the first
+	// time. A change from it makes the workflow update the schedule.
+	Schedule *ScheduleState
 }
+
+// ScheduleState is what the tenant's sync schedule was last set to.
+type ScheduleState struct {
+	Every             domain.Duration
+	CredentialVersion string
+	Paused            bool
+	Note              string
+}
+
+// DefaultSyncInterval is the sync schedule's interval when none is configured.
+const DefaultSyncInterval = 15 * time.Minute
 
 // StatusView is the answer to the status query and to every update.
 type StatusView struct {
@@ -163,4 +180,5 @@ type SettingsRequest struct {
 	AuthMode       string
 	Features       []string
 	VerifyInterval domain.Duration
+	SyncInterval   domain.Duration
 }

@@ -12,17 +12,23 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/activities/schedules"
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/internal/credentials"
 	"github.com/outlookflow/outlookflow/internal/permissions"
+	"github.com/outlookflow/outlookflow/workflows/mailsync"
 )
 
 // historyLengthCap continues-as-new even when the server has not suggested it
 // yet, keeping replays of this forever-running workflow short.
 const historyLengthCap = 2000
 
-// a is the nil handle through which the workflow names its activities.
-var a *activities.Tenant
+// a and sched are the nil handles through which the workflow names its
+// activities.
+var (
+	a     *activities.Tenant
+	sched *schedules.Activities
+)
 
 // Workflow is the tenant-connection entity workflow. It validates its input
 // and hands over to connection, which tells the story.
@@ -69,6 +75,9 @@ func (c *connection) setRequirements() {
 func (c *connection) applySettings(req SettingsRequest) bool {
 	changed := req.DisplayName != c.in.DisplayName || req.AuthMode != c.in.AuthMode ||
 		req.VerifyInterval != c.in.VerifyInterval || !slices.Equal(req.Features, c.in.Features)
+	// The sync interval only reshapes the schedule (the loop does that); it
+	// needs no new verification.
+	c.in.SyncInterval = req.SyncInterval
 	c.in.DisplayName, c.in.AuthMode, c.in.VerifyInterval = req.DisplayName, req.AuthMode, req.VerifyInterval
 	c.in.Features = append([]string(nil), req.Features...)
 	c.setRequirements()
@@ -81,6 +90,8 @@ type connection struct {
 	required []permissions.Requirement
 	log      log.Logger
 
+	scheduleFailed  bool      // the last schedule update failed; wait for the next check
+	schedulingOff   bool      // replaying a history from before the sync schedule existed
 	verifyRequested bool      // set by updates; cleared when a check starts
 	inFlight        bool      // a check is running
 	checkStartedAt  time.Time // when the running check started
@@ -102,9 +113,10 @@ func (c *connection) run(ctx workflow.Context) error {
 		if c.shouldContinueAsNew(ctx) {
 			return c.continueAsNew(ctx)
 		}
+		c.keepScheduleInStep(ctx)
 		if c.state.Paused {
 			// No timer while paused: nothing to do until resume or an update.
-			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || c.shouldContinueAsNew(ctx) }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || c.shouldContinueAsNew(ctx) || c.scheduleOutOfStep() }); err != nil {
 				return err
 			}
 			continue
@@ -113,7 +125,7 @@ func (c *connection) run(ctx workflow.Context) error {
 			wait := c.nextCheckAt().Sub(workflow.Now(ctx))
 			if wait > 0 {
 				if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
-					return c.verifyRequested || c.state.Paused || c.shouldContinueAsNew(ctx)
+					return c.verifyRequested || c.state.Paused || c.shouldContinueAsNew(ctx) || c.scheduleOutOfStep()
 				}); err != nil {
 					return err
 				}
@@ -338,6 +350,70 @@ func (c *connection) setupHandlers(ctx workflow.Context) error {
 			return c.awaitCheck(ctx)
 		},
 		workflow.UpdateHandlerOptions{Validator: validateRotation})
+}
+
+// schedulingVersion marks the change that made this workflow keep the
+// tenant's sync schedule; histories from before it replay without it.
+const schedulingVersion = 1
+
+// desiredSchedule is what the sync schedule should be now: running while the
+// tenant is Connected, paused (with the reason as its note) otherwise.
+func (c *connection) desiredSchedule() ScheduleState {
+	every := c.in.SyncInterval
+	if every <= 0 {
+		every = domain.Duration(DefaultSyncInterval)
+	}
+	st := c.effectiveStatus()
+	d := ScheduleState{Every: every, CredentialVersion: c.state.CredentialVersion, Paused: st != StatusConnected}
+	if d.Paused {
+		d.Note = fmt.Sprintf("tenant is %s; the connection workflow resumes this schedule when it is Connected again", st)
+	}
+	return d
+}
+
+// scheduleOutOfStep reports whether the schedule must be updated. Until the
+// first check ends there is nothing to say, and no schedule is made.
+func (c *connection) scheduleOutOfStep() bool {
+	if c.scheduleFailed || c.schedulingOff || c.state.Verifications == 0 {
+		return false
+	}
+	return c.state.Schedule == nil || *c.state.Schedule != c.desiredSchedule()
+}
+
+// keepScheduleInStep creates or updates the sync schedule when its desired
+// state changed. A failure is logged and retried after the next check.
+func (c *connection) keepScheduleInStep(ctx workflow.Context) {
+	c.scheduleFailed = false
+	if !c.scheduleOutOfStep() {
+		return
+	}
+	if workflow.GetVersion(ctx, "sync-schedule", workflow.DefaultVersion, schedulingVersion) == workflow.DefaultVersion {
+		// A run that started before this code keeps behaving as it did;
+		// its continue-as-new successor manages the schedule.
+		c.schedulingOff = true
+		return
+	}
+	want := c.desiredSchedule()
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	}
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), sched.EnsureSyncSchedule, schedules.EnsureSyncScheduleInput{
+		TenantKey:         c.in.TenantKey,
+		SyncTaskQueue:     mailsync.TaskQueue(workflow.GetInfo(ctx).TaskQueueName),
+		Every:             want.Every,
+		CredentialVersion: want.CredentialVersion,
+		Paused:            want.Paused,
+		Note:              want.Note,
+	}).Get(ctx, nil)
+	if err != nil {
+		c.scheduleFailed = true
+		c.log.Warn("could not update the sync schedule; retrying after the next check", "error", err)
+		return
+	}
+	c.log.Info("sync schedule updated", "paused", want.Paused, "every", want.Every.String())
+	c.state.Schedule = &want
 }
 
 // validateRotation refuses secrets in the request (the old wire form) and

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/activities/schedules"
 	"github.com/outlookflow/outlookflow/domain"
 )
 
@@ -37,6 +38,10 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivity(&activities.Tenant{})
+	env.RegisterActivity(&schedules.Activities{})
+	// The sync schedule is kept in step after checks; tests that care about
+	// it replace this with their own expectations.
+	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.Anything).Return(schedules.EnsureSyncScheduleResult{}, nil).Maybe()
 	return env
 }
 
@@ -319,4 +324,45 @@ func TestVerifyActivityIsBoundedByTimeAndHeartbeats(t *testing.T) {
 	require.Equal(t, VerifyRetryBudget, verifyActivityOptions.ScheduleToCloseTimeout)
 	require.LessOrEqual(t, verifyActivityOptions.HeartbeatTimeout, 15*time.Second)
 	require.Greater(t, verifyActivityOptions.StartToCloseTimeout, 6*time.Minute, "kiota may sleep through Retry-After for minutes inside one attempt")
+}
+
+func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(&activities.Tenant{})
+	env.RegisterActivity(&schedules.Activities{})
+	var applied []schedules.EnsureSyncScheduleInput
+	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in schedules.EnsureSyncScheduleInput) (schedules.EnsureSyncScheduleResult, error) {
+			applied = append(applied, in)
+			return schedules.EnsureSyncScheduleResult{}, nil
+		})
+	outcomes := []activities.VerifyConnectionResult{
+		verified("Mail.ReadBasic.All", "User.Read.All"),
+		{Outcome: activities.OutcomeConsentRevoked, Code: "AADSTS65001"},
+		verified("Mail.ReadBasic.All", "User.Read.All"),
+		verified("Mail.ReadBasic.All", "User.Read.All"),
+	}
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			r := outcomes[min(calls, len(outcomes)-1)]
+			calls++
+			return r, nil
+		})
+	in := baseInput()
+	in.SyncInterval = domain.Duration(10 * time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 3*time.Hour+30*time.Minute)
+	env.ExecuteWorkflow(Workflow, in)
+	require.GreaterOrEqual(t, calls, 4)
+	// Connected → schedule running; ConsentRevoked → paused with a note;
+	// Connected again → running. Unchanged checks touch nothing.
+	require.Len(t, applied, 3, "one update per change of the schedule's desired state: %+v", applied)
+	require.False(t, applied[0].Paused)
+	require.Equal(t, domain.Duration(10*time.Minute), applied[0].Every)
+	require.True(t, strings.HasSuffix(applied[0].SyncTaskQueue, "-sync"), "the sync runs on its own queue, not %q", applied[0].SyncTaskQueue)
+	require.True(t, applied[1].Paused)
+	require.Contains(t, applied[1].Note, "ConsentRevoked")
+	require.False(t, applied[2].Paused)
 }

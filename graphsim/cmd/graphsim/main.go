@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -55,7 +57,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
 	stateDir := fs.String("state-dir", "./.graphsim", "directory for ca.pem")
 	hostname := fs.String("hostname", "localhost", "host name used in URLs and the certificate")
-	seed := fs.String("seed", "demo", "initial state: demo or none")
+	seed := fs.String("seed", "demo", "initial state: demo, none, or large:MAILBOXES:MESSAGES[:EVENTS] (a generated tenant)")
+	mailboxLimits := fs.Bool("mailbox-limits", false, "enforce Graph's per-(app, mailbox) limits: 4 concurrent requests, 10,000 per 10 minutes (429 TooManyRequests beyond)")
+	latFixed := fs.Duration("latency-fixed", 0, "simulated latency added to every Graph request, e.g. 50ms")
+	latPerItem := fs.Duration("latency-per-item", 0, "simulated latency per item of a returned collection page, e.g. 100us")
+	latIdentity := fs.Bool("latency-identity", false, "apply --latency-fixed to identity-platform requests too")
 	credsOut := fs.String("credentials-out", "", "write the demo tenant's credentials (JSON) to this file, mode 0600; the secret also goes to FILE.secret")
 	verbose := fs.Bool("v", false, "log every request")
 	if err := fs.Parse(args); err != nil {
@@ -64,11 +70,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if *seed != "demo" && *seed != "none" {
-		return fmt.Errorf("--seed must be demo or none, not %q", *seed)
+	large, isLarge, err := parseLargeSeed(*seed)
+	if err != nil {
+		return err
 	}
-	if *credsOut != "" && *seed != "demo" {
-		return errors.New("--credentials-out needs --seed demo")
+	if *seed != "demo" && *seed != "none" && !isLarge {
+		return fmt.Errorf("--seed must be demo, none or large:MAILBOXES:MESSAGES[:EVENTS], not %q", *seed)
+	}
+	if *credsOut != "" && *seed == "none" {
+		return errors.New("--credentials-out needs --seed demo or --seed large:MAILBOXES:MESSAGES")
 	}
 
 	level := zapcore.InfoLevel
@@ -84,7 +94,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer logger.Sync() //nolint:errcheck // stderr sync errors are not actionable
 
-	sim, err := graphsim.Start(graphsim.Options{Addr: *addr, StateDir: *stateDir, Hostname: *hostname, Logger: logger})
+	opts := graphsim.Options{Addr: *addr, StateDir: *stateDir, Hostname: *hostname, Logger: logger,
+		LatencyFixed: *latFixed, LatencyPerItem: *latPerItem, LatencyIdentity: *latIdentity}
+	if *mailboxLimits {
+		opts.MailboxConcurrencyLimit = graphsim.GraphMailboxLimits.Concurrency
+		opts.MailboxRequestLimit = graphsim.GraphMailboxLimits.Requests
+		opts.MailboxRequestWindow = graphsim.GraphMailboxLimits.Window
+	}
+	sim, err := graphsim.Start(opts)
 	if err != nil {
 		return err
 	}
@@ -97,8 +114,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  CA file:         %s\n", sim.CAFile())
 	fmt.Fprintf(stdout, "  control API:     %s/_sim/v1/\n", sim.URL())
 
-	if *seed == "demo" {
-		creds, err := sim.SeedDemo()
+	if *seed != "none" {
+		var creds graphsim.DemoCredentials
+		if isLarge {
+			creds, err = sim.SeedLarge(large)
+			fmt.Fprintf(stdout, "  large tenant:    %d mailboxes x %d messages, %d events each\n", large.Mailboxes, large.MessagesPerMailbox, large.EventsPerMailbox)
+		} else {
+			creds, err = sim.SeedDemo()
+		}
 		if err != nil {
 			return err
 		}
@@ -114,6 +137,30 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "graphsim stopping")
 	return nil
+}
+
+// parseLargeSeed reads --seed large:MAILBOXES:MESSAGES[:EVENTS].
+func parseLargeSeed(v string) (graphsim.LargeSeed, bool, error) {
+	rest, ok := strings.CutPrefix(v, "large:")
+	if !ok {
+		return graphsim.LargeSeed{}, false, nil
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return graphsim.LargeSeed{}, false, fmt.Errorf("--seed %q: want large:MAILBOXES:MESSAGES[:EVENTS]", v)
+	}
+	var n [3]int
+	for i, p := range parts {
+		x, err := strconv.Atoi(p)
+		if err != nil || x < 0 {
+			return graphsim.LargeSeed{}, false, fmt.Errorf("--seed %q: %q is not a count", v, p)
+		}
+		n[i] = x
+	}
+	if n[0] < 1 {
+		return graphsim.LargeSeed{}, false, fmt.Errorf("--seed %q: at least one mailbox", v)
+	}
+	return graphsim.LargeSeed{Mailboxes: n[0], MessagesPerMailbox: n[1], EventsPerMailbox: n[2], Folders: 3}, true, nil
 }
 
 func writeCredentials(path string, sim *graphsim.Server, creds graphsim.DemoCredentials) error {

@@ -101,10 +101,58 @@ func TestRun_RejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--seed", "lots"},
 		{"--seed", "none", "--credentials-out", "x.json"},
+		{"--seed", "large:x:1"},
+		{"--seed", "large:0:1"},
+		{"--seed", "large:5"},
+		{"--latency-fixed", "soon"},
 		{"extra"},
 	} {
 		if err := run(context.Background(), args, io.Discard); err == nil {
 			t.Errorf("run(%v) succeeded, want an error", args)
 		}
+	}
+}
+
+func TestParseLargeSeed(t *testing.T) {
+	ls, ok, err := parseLargeSeed("large:200:2000:50")
+	if err != nil || !ok || ls.Mailboxes != 200 || ls.MessagesPerMailbox != 2000 || ls.EventsPerMailbox != 50 || ls.Folders != 3 {
+		t.Errorf("large:200:2000:50 = %+v %v %v", ls, ok, err)
+	}
+	if _, ok, err := parseLargeSeed("demo"); ok || err != nil {
+		t.Errorf("demo parsed as large: %v %v", ok, err)
+	}
+}
+
+func TestRun_LargeSeedWithLimitsAndLatency(t *testing.T) {
+	dir := t.TempDir()
+	credsPath := filepath.Join(dir, "creds.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--state-dir", dir, "--seed", "large:20:10:2", "--mailbox-limits",
+			"--latency-fixed", "5ms", "--latency-per-item", "100us", "--credentials-out", credsPath}, pw)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	sawLarge := false
+	for sc.Scan() {
+		sawLarge = sawLarge || strings.Contains(sc.Text(), "20 mailboxes x 10 messages")
+		if strings.Contains(sc.Text(), "credentials:") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !sawLarge {
+		t.Error("banner does not describe the large tenant")
+	}
+	b, err := os.ReadFile(credsPath)
+	if err != nil || !strings.Contains(string(b), `"tenantId"`) {
+		t.Errorf("credentials file: %v %s", err, b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }

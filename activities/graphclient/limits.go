@@ -1,0 +1,80 @@
+package graphclient
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Graph's Outlook limits, per app and mailbox (graph-behavior.md §7): at most
+// 4 requests in flight and 10,000 per 10 minutes. The worker enforces them
+// itself, across everything it does to a mailbox, so it waits instead of
+// collecting 429s. With several workers each enforces its own share; see the
+// README ("Graph's limits") for how the budget holds then.
+const (
+	mailboxConcurrency  = 4
+	mailboxRequests     = 10000
+	mailboxRatePeriod   = 10 * time.Minute
+	mailboxBurst        = 100
+	mailboxLimitIdleTTL = 15 * time.Minute
+)
+
+type mailboxLimit struct {
+	slots    chan struct{}
+	rate     *rate.Limiter
+	lastUsed time.Time
+}
+
+// mailboxLimits hands out a limit per (tenant, mailbox).
+type mailboxLimits struct {
+	mu     sync.Mutex
+	m      map[string]*mailboxLimit
+	sweeps int
+}
+
+// acquire waits for the mailbox's rate and a free slot; release gives the slot back.
+func (l *mailboxLimits) acquire(ctx context.Context, key string) (release func(), err error) {
+	if key == "" {
+		return func() {}, nil
+	}
+	ml := l.get(key)
+	if err := ml.rate.Wait(ctx); err != nil {
+		return nil, err
+	}
+	select {
+	case ml.slots <- struct{}{}:
+		return func() { <-ml.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *mailboxLimits) get(key string) *mailboxLimit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.m == nil {
+		l.m = map[string]*mailboxLimit{}
+	}
+	ml, ok := l.m[key]
+	if !ok {
+		ml = &mailboxLimit{
+			slots: make(chan struct{}, mailboxConcurrency),
+			rate:  rate.NewLimiter(rate.Every(mailboxRatePeriod/mailboxRequests), mailboxBurst),
+		}
+		l.m[key] = ml
+	}
+	ml.lastUsed = now
+	// Forget idle mailboxes now and then, so 10,000 mailboxes cost memory
+	// only while they are being synced.
+	if l.sweeps++; l.sweeps%1024 == 0 {
+		for k, v := range l.m {
+			if now.Sub(v.lastUsed) > mailboxLimitIdleTTL && len(v.slots) == 0 {
+				delete(l.m, k)
+			}
+		}
+	}
+	return ml
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package graphsim
+
+const raceSlowdown = 1

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/store"
+	"github.com/outlookflow/outlookflow/visibility"
+)
+
+// messagesCommand lists synced mail metadata as one viewer may see it: their
+// own mailbox and their reports' (visibility.For), everything for admins.
+// It reads the store only; Graph is never asked.
+func (c *cli) messagesCommand() *cobra.Command {
+	var key, viewer, mailbox string
+	var limit int
+	var since time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "messages --tenant KEY --as UPN [--mailbox UPN] [--since 24h] [--limit 50]",
+		Short: "List synced mail metadata that a viewer may see: their own and their reports' (admins: all)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if viewer == "" {
+				return usageError{fmt.Errorf("%s needs --as UPN: whose view of the mail to show", cmd.CommandPath())}
+			}
+			if limit <= 0 || since < 0 {
+				return usageError{fmt.Errorf("--limit must be positive and --since not negative")}
+			}
+			if key == "" {
+				return usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
+			}
+			if err := c.loadConfig(); err != nil {
+				return err
+			}
+			if _, err := c.tenantConfig(key); err != nil {
+				return err
+			}
+			st, err := app.OpenStore(c.ctx, c.cfg.Store)
+			if err != nil {
+				return fmt.Errorf("opening the store: %w", err)
+			}
+			defer st.Close()
+			users, err := st.Users(c.ctx, key)
+			if err != nil {
+				return err
+			}
+			scope, err := visibility.For(users, viewer, c.cfg.Visibility.Admins)
+			if err != nil {
+				return errorf(exitNotFound, "%v", err)
+			}
+			byID := map[string]domain.User{}
+			for _, u := range users {
+				byID[u.ID] = u
+			}
+			var mailboxes []string
+			if mailbox != "" {
+				target, ok := findUser(users, mailbox)
+				if !ok {
+					return errorf(exitNotFound, "mailbox %q is not a synced user of tenant %q", mailbox, key)
+				}
+				if !scope.Allows(target.ID) {
+					return errorf(exitNotFound, "%s may not see the mailbox of %s: it is neither theirs nor a report's", scope.Viewer.UserPrincipalName, target.UserPrincipalName)
+				}
+				mailboxes = []string{target.ID}
+			} else if !scope.All {
+				mailboxes = scope.Mailboxes
+			}
+			msgs, err := visibleMessages(c, st, key, scope.All, mailboxes)
+			if err != nil {
+				return err
+			}
+			cutoff := time.Time{}
+			if since > 0 {
+				cutoff = time.Now().Add(-since)
+			}
+			var shown []domain.Message
+			for _, m := range msgs {
+				if m.ReceivedAt.After(cutoff) {
+					shown = append(shown, m)
+				}
+			}
+			sort.SliceStable(shown, func(i, j int) bool { return shown[i].ReceivedAt.After(shown[j].ReceivedAt) })
+			if len(shown) > limit {
+				shown = shown[:limit]
+			}
+			if asJSON {
+				return printJSON(c.stdout, shown)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RECEIVED\tMAILBOX\tFROM\tSUBJECT\tREAD\tFLAG")
+			for _, m := range shown {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", when(m.ReceivedAt), byID[m.Mailbox].UserPrincipalName, dash(m.From.Address),
+					dash(oneLine(truncate(m.Subject, 60))), m.IsRead, dash(string(m.Flag.Status)))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			who := fmt.Sprintf("%d mailbox(es): their own and their reports'", len(scope.Mailboxes))
+			if scope.All {
+				who = "every mailbox (admin)"
+			}
+			fmt.Fprintf(c.stderr, "%d of %d visible messages; %s sees %s.\n", len(shown), len(msgs), scope.Viewer.UserPrincipalName, who)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "tenant", "", "tenant key from the configuration")
+	cmd.Flags().StringVar(&viewer, "as", "", "the viewer (UPN or mail address): shows what they may see")
+	cmd.Flags().StringVar(&mailbox, "mailbox", "", "only this mailbox (must be visible to the viewer)")
+	cmd.Flags().DurationVar(&since, "since", 0, "only mail received within this long, e.g. 24h (default: all)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many messages, newest first")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// visibleMessages reads the messages of the given mailboxes, or of every
+// mailbox for an admin.
+func visibleMessages(c *cli, st store.Store, tenant string, all bool, mailboxes []string) ([]domain.Message, error) {
+	if all {
+		return st.Messages(c.ctx, store.MessageQuery{Tenant: tenant})
+	}
+	var out []domain.Message
+	for _, mb := range mailboxes {
+		ms, err := st.Messages(c.ctx, store.MessageQuery{Tenant: tenant, Mailbox: mb})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+func findUser(users []domain.User, key string) (domain.User, bool) {
+	for _, u := range users {
+		if u.ID == key || strings.EqualFold(u.UserPrincipalName, key) || (u.Mail != "" && strings.EqualFold(u.Mail, key)) {
+			return u, true
+		}
+	}
+	return domain.User{}, false
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
