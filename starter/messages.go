@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,7 +61,7 @@ func (c *cli) messagesCommand() *cobra.Command {
 			}
 			var mailboxes []string
 			if mailbox != "" {
-				target, ok := findUser(users, mailbox)
+				target, ok := visibility.Find(users, mailbox)
 				if !ok {
 					return errorf(exitNotFound, "mailbox %q is not a synced user of tenant %q", mailbox, key)
 				}
@@ -135,15 +134,6 @@ func visibleMessages(c *cli, st store.Store, tenant string, all bool, mailboxes 
 		out = append(out, ms...)
 	}
 	return out, nil
-}
-
-func findUser(users []domain.User, key string) (domain.User, bool) {
-	for _, u := range users {
-		if u.ID == key || strings.EqualFold(u.UserPrincipalName, key) || (u.Mail != "" && strings.EqualFold(u.Mail, key)) {
-			return u, true
-		}
-	}
-	return domain.User{}, false
 }
 
 func truncate(s string, n int) string {

@@ -41,7 +41,7 @@ func (s Scope) Allows(mailbox string) bool {
 // returns what they may see. admins lists UPNs or mail addresses that see
 // everything. An unknown viewer is an error: nobody sees anything by mistake.
 func For(users []domain.User, viewer string, admins []string) (Scope, error) {
-	v, ok := find(users, viewer)
+	v, ok := Find(users, viewer)
 	if !ok {
 		return Scope{}, fmt.Errorf("%q is not a user of this tenant's synced directory; use their UPN (sync the directory first if they are new)", viewer)
 	}
@@ -74,7 +74,8 @@ func For(users []domain.User, viewer string, admins []string) (Scope, error) {
 	return Scope{Viewer: v, Mailboxes: append([]string{v.ID}, below...)}, nil
 }
 
-func find(users []domain.User, key string) (domain.User, bool) {
+// Find looks a user up by object ID, UPN or mail address (any case).
+func Find(users []domain.User, key string) (domain.User, bool) {
 	for _, u := range users {
 		if matches(u, key) {
 			return u, true

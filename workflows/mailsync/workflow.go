@@ -96,10 +96,14 @@ func (r *run) plan(mailboxes int) []activities.SyncMailboxesInput {
 		base.Mailbox = r.in.Mailbox
 		return []activities.SyncMailboxesInput{base}
 	}
+	// Small tenants get smaller batches (about four rounds of Parallel), so
+	// progress moves in steps a person sees; large ones use BatchSize, so
+	// Temporal actions grow with batches, not mailboxes.
+	size := min(r.in.BatchSize, max(1, (mailboxes+r.in.Parallel*4-1)/(r.in.Parallel*4)))
 	var out []activities.SyncMailboxesInput
-	for off := 0; off < mailboxes; off += r.in.BatchSize {
+	for off := 0; off < mailboxes; off += size {
 		b := base
-		b.Offset, b.Limit = off, r.in.BatchSize
+		b.Offset, b.Limit = off, size
 		out = append(out, b)
 	}
 	return out
