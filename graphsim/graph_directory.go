@@ -500,27 +500,14 @@ func (s *Server) listGroupMembers(g *graphRequest, id string) {
 // return=minimal on deltaLink rounds. Without $select every default
 // property and the membership are tracked, as in the documented example.
 func (s *Server) groupsDelta(g *graphRequest) {
-	w, r, q := g.w, g.r, g.q
+	w, r := g.w, g.r
 	if !g.p.canReadGroups(false) {
 		errDirectoryDenied(w, r)
 		return
 	}
-	first := deltaParams{kind: deltaGroups}
-	if !q.hasSkipToken && !(q.hasDeltaToken && !strings.EqualFold(q.deltaToken, "latest")) {
-		switch {
-		case q.filter != "":
-			errNotSimulated(w, r, "$filter on /groups/delta")
-			return
-		case q.hasTop, q.hasSkip, q.orderBy != "", q.expand != "", q.search != "", q.count != "":
-			errBadRequest(w, r, "Request_UnsupportedQuery", "Unsupported query.")
-			return
-		}
-		props, bad := canonicalProps(q.selects, append(append([]string(nil), groupProps...), "members"))
-		if bad != "" {
-			errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.group'.", bad))
-			return
-		}
-		first.props = props
+	first, ok := directoryDeltaFirstCall(g, deltaGroups, "/groups/delta", "group", append(append([]string(nil), groupProps...), "members"))
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	t := g.p.tenant

@@ -25,30 +25,14 @@ import (
 const usersDeltaPage = usersDefaultPage
 
 func (s *Server) usersDelta(g *graphRequest) {
-	w, r, q := g.w, g.r, g.q
+	w, r := g.w, g.r
 	if !g.p.canReadUsers(false) {
 		errDirectoryDenied(w, r)
 		return
 	}
-	first := deltaParams{kind: deltaUsers}
-	if !q.hasSkipToken && !(q.hasDeltaToken && !strings.EqualFold(q.deltaToken, "latest")) {
-		// Query options count on a round's first call only; links carry them.
-		switch {
-		case q.filter != "":
-			errNotSimulated(w, r, "$filter on /users/delta")
-			return
-		case q.hasTop, q.hasSkip, q.orderBy != "", q.expand != "", q.search != "", q.count != "":
-			// [unv] exact code and message; the directory documents only
-			// $select and $filter (by id) for users delta.
-			errBadRequest(w, r, "Request_UnsupportedQuery", "Unsupported query.")
-			return
-		}
-		props, bad := canonicalProps(q.selects, append(append([]string(nil), userSelectableProps...), "manager"))
-		if bad != "" {
-			errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.user'.", bad))
-			return
-		}
-		first.props = props
+	first, ok := directoryDeltaFirstCall(g, deltaUsers, "/users/delta", "user", append(append([]string(nil), userSelectableProps...), "manager"))
+	if !ok {
+		return
 	}
 
 	s.mu.Lock()
@@ -176,4 +160,34 @@ func preferReturnMinimal(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// directoryDeltaFirstCall reads the query options of a directory delta
+// (users, groups). They count on a round's first call only (the links carry
+// them); entity names the type in the error for an unknown $select property.
+// It answers the request itself and returns false when the options are not
+// acceptable.
+func directoryDeltaFirstCall(g *graphRequest, kind deltaKind, path, entity string, selectable []string) (deltaParams, bool) {
+	w, r, q := g.w, g.r, g.q
+	first := deltaParams{kind: kind}
+	if q.hasSkipToken || (q.hasDeltaToken && !strings.EqualFold(q.deltaToken, "latest")) {
+		return first, true
+	}
+	switch {
+	case q.filter != "":
+		errNotSimulated(w, r, "$filter on "+path)
+		return first, false
+	case q.hasTop, q.hasSkip, q.orderBy != "", q.expand != "", q.search != "", q.count != "":
+		// [unv] exact code and message; the directory documents only
+		// $select and $filter (by id) for its deltas.
+		errBadRequest(w, r, "Request_UnsupportedQuery", "Unsupported query.")
+		return first, false
+	}
+	props, bad := canonicalProps(q.selects, selectable)
+	if bad != "" {
+		errBadRequest(w, r, "Request_BadRequest", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.%s'.", bad, entity))
+		return first, false
+	}
+	first.props = props
+	return first, true
 }
