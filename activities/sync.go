@@ -266,8 +266,7 @@ func (a *Sync) syncMailbox(ctx context.Context, creds Credentials, tenant, mailb
 	}
 	for _, f := range folders {
 		r, err := a.syncFolder(ctx, creds, tenant, mailbox, f.ID)
-		res.add(r)
-		res.Mailboxes = 1
+		res.add(r) // a folder's result counts no mailbox; res keeps its 1
 		if err != nil {
 			var ge *GraphError
 			if errors.As(err, &ge) && ge.Kind == KindMalformed {
@@ -437,8 +436,7 @@ func (a *Sync) credentials(tenantKey, version string) (Credentials, error) {
 	if !ok {
 		return Credentials{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", tenantKey), string(KindMisconfigured), nil)
 	}
-	t := &Tenant{Vault: a.Vault}
-	secret, err := t.secret(VerifyConnectionInput{TenantKey: tenantKey, CredentialVersion: version}, settings)
+	secret, err := resolveSecret(a.Vault, tenantKey, version, settings)
 	if err != nil {
 		return Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), string(KindMisconfigured), nil)
 	}

@@ -129,7 +129,7 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 			Detail:  fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", in.TenantKey),
 		}, nil
 	}
-	secret, err := a.secret(in, settings)
+	secret, err := resolveSecret(a.Vault, in.TenantKey, in.CredentialVersion, settings)
 	if err != nil {
 		return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
 	}
@@ -188,17 +188,18 @@ func (a *Tenant) logger(ctx context.Context) *zap.Logger {
 	)
 }
 
-// secret resolves the client secret for one check: the vault version the
-// workflow names, else the configured reference (read afresh each time, so
-// replacing the file needs no restart).
-func (a *Tenant) secret(in VerifyConnectionInput, settings TenantSettings) (string, error) {
+// resolveSecret resolves a tenant's client secret for a check or a sync:
+// the vault version the tenant workflow names, else the configured reference
+// (read afresh each time, so replacing the file needs no restart).
+func resolveSecret(vault CredentialVault, tenantKey, version string, settings TenantSettings) (string, error) {
+	in := VerifyConnectionInput{TenantKey: tenantKey, CredentialVersion: version}
 	if in.CredentialVersion == "" {
 		return settings.ResolveSecret()
 	}
-	if a.Vault == nil {
+	if vault == nil {
 		return "", fmt.Errorf("the tenant uses a rotated secret (version %s) but this worker has no credential vault; set credentials.dir and restart the worker", in.CredentialVersion)
 	}
-	s, err := a.Vault.Secret(in.TenantKey, in.CredentialVersion)
+	s, err := vault.Secret(in.TenantKey, in.CredentialVersion)
 	if err != nil {
 		return "", fmt.Errorf("the rotated secret (version %s) cannot be read: %v; run `starter rotate --tenant %s --secret-stdin` on a host that shares credentials.dir with the worker, or `starter rotate --tenant %s` to go back to the configured secret",
 			in.CredentialVersion, err, in.TenantKey, in.TenantKey)
