@@ -8,163 +8,191 @@ import (
 	"github.com/outlookflow/outlookflow/domain"
 )
 
-var (
-	usersTable = table{
+// Each kind of item declares its table, its key, what a read returns for
+// it and its column values; applyPage and upsertRows do the rest the same
+// way for every kind.
+
+var userKind = kind[domain.User]{
+	table: table{
 		name: "users", scopeCols: []string{"tenant"}, idCol: "id", kind: domain.KindUser,
 		cols: []string{"user_principal_name", "mail", "display_name", "job_title", "department",
 			"manager_id", "account_enabled", "has_mailbox"},
-	}
-	groupsTable = table{
+	},
+	id: func(u domain.User) string { return u.ID },
+	values: func(_ *sqlStore, u domain.User) ([]any, error) {
+		return []any{u.UserPrincipalName, u.Mail, u.DisplayName, u.JobTitle, u.Department, u.ManagerID, u.AccountEnabled, u.HasMailbox}, nil
+	},
+}
+
+var groupKind = kind[domain.Group]{
+	table: table{
 		name: "groups", scopeCols: []string{"tenant"}, idCol: "id", kind: domain.KindGroup,
 		cols: []string{"display_name", "mail", "mail_enabled", "security_enabled", "group_types"},
-	}
-	foldersTable = table{
+	},
+	id: func(g domain.Group) string { return g.ID },
+	norm: func(g domain.Group) domain.Group {
+		g.GroupTypes = emptyToNil(g.GroupTypes)
+		return g
+	},
+	values: func(_ *sqlStore, g domain.Group) ([]any, error) {
+		types, err := jsonText(g.GroupTypes)
+		return []any{g.DisplayName, g.Mail, g.MailEnabled, g.SecurityEnabled, types}, err
+	},
+}
+
+var folderKind = kind[domain.MailFolder]{
+	table: table{
 		name: "mail_folders", scopeCols: []string{"tenant", "mailbox"}, idCol: "id", kind: domain.KindMailFolder,
 		cols: []string{"parent_folder_id", "display_name", "well_known_name", "total_item_count", "unread_item_count"},
-	}
-	messagesTable = table{
+	},
+	id:         func(f domain.MailFolder) string { return f.ID },
+	pageFields: func(f *domain.MailFolder) []*string { return []*string{&f.Mailbox} },
+	values: func(_ *sqlStore, f domain.MailFolder) ([]any, error) {
+		return []any{f.ParentFolderID, f.DisplayName, f.WellKnownName, f.TotalItemCount, f.UnreadItemCount}, nil
+	},
+}
+
+var messageKind = kind[domain.Message]{
+	table: table{
 		name: "messages", scopeCols: []string{"tenant", "mailbox"}, idCol: "id", kind: domain.KindMessage,
 		cols: []string{"folder_id", "conversation_id", "internet_message_id", "from_name", "from_address",
 			"sender_name", "sender_address", "to_recipients", "cc_recipients", "bcc_recipients", "subject",
 			"received_at", "sent_at", "importance", "is_read", "is_draft", "flag_status", "flag_due_at",
 			"flag_completed_at", "categories", "has_attachments", "body_content_type", "body"},
-	}
-	eventsTable = table{
+	},
+	id:         func(m domain.Message) string { return m.ID },
+	pageFields: func(m *domain.Message) []*string { return []*string{&m.Mailbox, &m.FolderID} },
+	norm:       normMessage,
+	values: func(s *sqlStore, m domain.Message) ([]any, error) {
+		var lists [4]string
+		for i, v := range []any{m.To, m.Cc, m.Bcc, m.Categories} {
+			var err error
+			if lists[i], err = jsonText(v); err != nil {
+				return nil, err
+			}
+		}
+		var bodyType, body string
+		if m.Body != nil {
+			bodyType, body = m.Body.ContentType, m.Body.Content
+		}
+		return []any{
+			m.FolderID, m.ConversationID, m.InternetMessageID, m.From.Name, m.From.Address,
+			m.Sender.Name, m.Sender.Address, lists[0], lists[1], lists[2], m.Subject,
+			s.t(m.ReceivedAt), s.t(m.SentAt), string(m.Importance), m.IsRead, m.IsDraft, string(m.Flag.Status),
+			s.t(m.Flag.DueAt), s.t(m.Flag.CompletedAt), lists[3], m.HasAttachments,
+			nullString(bodyType, m.Body != nil), nullString(body, m.Body != nil),
+		}, nil
+	},
+}
+
+var eventKind = kind[domain.Event]{
+	table: table{
 		name: "events", scopeCols: []string{"tenant", "mailbox"}, idCol: "id", kind: domain.KindEvent,
 		cols: []string{"subject", "start_at", "start_time_zone", "end_at", "end_time_zone", "is_all_day",
 			"organizer_name", "organizer_address", "location", "is_online_meeting", "online_meeting_url",
 			"event_type", "series_master_id", "is_cancelled", "last_modified_at"},
-	}
-	contactsTable = table{
+	},
+	id:         func(e domain.Event) string { return e.ID },
+	pageFields: func(e *domain.Event) []*string { return []*string{&e.Mailbox} },
+	norm:       normEvent,
+	values: func(s *sqlStore, e domain.Event) ([]any, error) {
+		return []any{
+			e.Subject, s.t(e.Start), e.StartTimeZone, s.t(e.End), e.EndTimeZone, e.IsAllDay,
+			e.Organizer.Name, e.Organizer.Address, e.Location, e.IsOnlineMeeting, e.OnlineMeetingJoinURL,
+			string(e.Type), e.SeriesMasterID, e.IsCancelled, s.t(e.LastModifiedAt),
+		}, nil
+	},
+}
+
+var contactKind = kind[domain.Contact]{
+	table: table{
 		name: "contacts", scopeCols: []string{"tenant", "mailbox"}, idCol: "id", kind: domain.KindContact,
 		cols: []string{"display_name", "email_addresses", "company_name", "job_title", "phones"},
-	}
-	// mailbox_settings has one row per mailbox: its "ID" is the mailbox.
-	settingsTable = table{
+	},
+	id:         func(c domain.Contact) string { return c.ID },
+	pageFields: func(c *domain.Contact) []*string { return []*string{&c.Mailbox} },
+	norm: func(c domain.Contact) domain.Contact {
+		c.EmailAddresses, c.Phones = emptyToNil(c.EmailAddresses), emptyToNil(c.Phones)
+		return c
+	},
+	values: func(_ *sqlStore, c domain.Contact) ([]any, error) {
+		emails, err := jsonText(c.EmailAddresses)
+		if err != nil {
+			return nil, err
+		}
+		phones, err := jsonText(c.Phones)
+		return []any{c.DisplayName, emails, c.CompanyName, c.JobTitle, phones}, err
+	},
+}
+
+// settingsKind has one row per mailbox: its "ID" is the mailbox.
+var settingsKind = kind[domain.MailboxSettings]{
+	table: table{
 		name: "mailbox_settings", scopeCols: []string{"tenant"}, idCol: "mailbox", kind: domain.KindMailboxSettings,
 		cols: []string{"time_zone", "working_days", "working_start_time", "working_end_time", "working_time_zone",
 			"auto_replies_status", "auto_replies_audience", "auto_replies_start_at", "auto_replies_end_at"},
-	}
-)
+	},
+	id:   func(ms domain.MailboxSettings) string { return ms.Mailbox },
+	norm: normSettings,
+	values: func(s *sqlStore, ms domain.MailboxSettings) ([]any, error) {
+		days, err := jsonText(ms.WorkingHours.Days)
+		return []any{
+			ms.TimeZone, days, ms.WorkingHours.StartTime, ms.WorkingHours.EndTime, ms.WorkingHours.TimeZone,
+			string(ms.AutomaticReplies.Status), ms.AutomaticReplies.ExternalAudience,
+			s.t(ms.AutomaticReplies.ScheduledStart), s.t(ms.AutomaticReplies.ScheduledEnd),
+		}, err
+	},
+}
 
-func (s *sqlStore) ApplyUsers(ctx context.Context, page UsersPage) (Counts, error) {
-	what := fmt.Sprintf("applying users page for tenant %q", page.Tenant)
-	ids := make([]string, len(page.Upserts))
-	for i, u := range page.Upserts {
-		ids[i] = u.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	rows := make([]row, len(page.Upserts))
-	for i, u := range page.Upserts {
-		r, err := s.userRow(u)
-		if err != nil {
-			return Counts{}, err
-		}
-		rows[i] = r
-	}
-	scope := []any{page.Tenant}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		c, err := s.upsertRows(ctx, tx, usersTable, scope, "", rows, nil)
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
-		if c, err = s.deleteRows(ctx, tx, usersTable, scope, "", page.Removed, ""); err != nil {
-			return err
-		}
-		counts.Add(c)
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Kind: domain.CursorUsers}, page.Next)
+func (s *sqlStore) ApplyUsers(ctx context.Context, p UsersPage) (Counts, error) {
+	return applyPage(ctx, s, userKind, page[domain.User]{
+		what:   fmt.Sprintf("applying users page for tenant %q", p.Tenant),
+		tenant: p.Tenant, upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Kind: domain.CursorUsers},
 	})
-	return counts, err
 }
 
-func (s *sqlStore) userRow(u domain.User) (row, error) {
-	fp, err := fingerprint(u)
-	if err != nil {
-		return row{}, err
-	}
-	return row{id: u.ID, fingerprint: fp, values: []any{
-		u.UserPrincipalName, u.Mail, u.DisplayName, u.JobTitle, u.Department, u.ManagerID, u.AccountEnabled, u.HasMailbox,
-	}}, nil
-}
-
-func (s *sqlStore) ApplyGroups(ctx context.Context, page GroupsPage) (Counts, error) {
-	what := fmt.Sprintf("applying groups page for tenant %q", page.Tenant)
-	ids := make([]string, len(page.Upserts))
-	for i, g := range page.Upserts {
-		ids[i] = g.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	for _, list := range [][]domain.GroupMember{page.MembersAdded, page.MembersRemoved} {
+func (s *sqlStore) ApplyGroups(ctx context.Context, p GroupsPage) (Counts, error) {
+	what := fmt.Sprintf("applying groups page for tenant %q", p.Tenant)
+	for _, list := range [][]domain.GroupMember{p.MembersAdded, p.MembersRemoved} {
 		for i, m := range list {
 			if m.GroupID == "" || m.MemberID == "" {
 				return Counts{}, fmt.Errorf("store: %s: %w: membership %d of %d needs both GroupID and MemberID", what, ErrInvalidPage, i+1, len(list))
 			}
 		}
 	}
-	rows := make([]row, len(page.Upserts))
-	for i, g := range page.Upserts {
-		g.GroupTypes = emptyToNil(g.GroupTypes)
-		fp, err := fingerprint(g)
-		if err != nil {
-			return Counts{}, err
-		}
-		types, err := jsonText(g.GroupTypes)
-		if err != nil {
-			return Counts{}, err
-		}
-		rows[i] = row{id: g.ID, fingerprint: fp, values: []any{g.DisplayName, g.Mail, g.MailEnabled, g.SecurityEnabled, types}}
-	}
-	scope := []any{page.Tenant}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		c, err := s.upsertRows(ctx, tx, groupsTable, scope, "", rows, nil)
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
-		touched, err := s.applyMemberships(ctx, tx, page)
-		if err != nil {
-			return err
-		}
-		// A membership change is a change of its group, unless the group
-		// was already reported in this page.
-		reported := make(map[string]bool, len(counts.Changes))
-		for _, ch := range counts.Changes {
-			reported[ch.ItemID] = true
-		}
-		for _, groupID := range touched {
-			if !reported[groupID] {
-				reported[groupID] = true
-				counts.Updated++
-				counts.Changes = append(counts.Changes, domain.Change{Kind: domain.KindGroup, ItemID: groupID, Type: domain.ChangeUpdated})
+	return applyPage(ctx, s, groupKind, page[domain.Group]{
+		what: what, tenant: p.Tenant, upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Kind: domain.CursorGroups},
+		// Memberships change after the page's groups are saved and before
+		// its removals, which take their groups' members with them (ON
+		// DELETE CASCADE).
+		afterUpserts: func(tx *sql.Tx, _ []domain.Group, counts *Counts) error {
+			touched, err := s.applyMemberships(ctx, tx, p)
+			if err != nil {
+				return err
 			}
-		}
-		// Members go with their group (ON DELETE CASCADE).
-		if c, err = s.deleteRows(ctx, tx, groupsTable, scope, "", page.Removed, ""); err != nil {
-			return err
-		}
-		counts.Add(c)
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Kind: domain.CursorGroups}, page.Next)
+			// A membership change is a change of its group, unless the
+			// group was already reported in this page.
+			reported := make(map[string]bool, len(counts.Changes))
+			for _, ch := range counts.Changes {
+				reported[ch.ItemID] = true
+			}
+			for _, groupID := range touched {
+				if !reported[groupID] {
+					reported[groupID] = true
+					counts.Updated++
+					counts.Changes = append(counts.Changes, domain.Change{Kind: domain.KindGroup, ItemID: groupID, Type: domain.ChangeUpdated})
+				}
+			}
+			return nil
+		},
 	})
-	return counts, err
 }
 
 // applyMemberships adds and removes memberships and returns the groups whose
-// membership actually changed, in the order first touched.
+// membership actually changed, in the order first touched. It goes a row at
+// a time so an error names the membership that failed.
 func (s *sqlStore) applyMemberships(ctx context.Context, tx *sql.Tx, page GroupsPage) ([]string, error) {
 	var touched []string
 	seen := make(map[string]bool)
@@ -205,49 +233,24 @@ func (s *sqlStore) applyMemberships(ctx context.Context, tx *sql.Tx, page Groups
 	return touched, nil
 }
 
-func (s *sqlStore) ApplyFolders(ctx context.Context, page FoldersPage) (Counts, error) {
-	what := fmt.Sprintf("applying mail folders page for tenant %q mailbox %q", page.Tenant, page.Mailbox)
-	ids := make([]string, len(page.Upserts))
-	for i, f := range page.Upserts {
-		ids[i] = f.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant, "Mailbox": page.Mailbox}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	rows := make([]row, len(page.Upserts))
-	for i, f := range page.Upserts {
-		if err := sameOrEmpty(what, "Mailbox", f.Mailbox, page.Mailbox, i); err != nil {
-			return Counts{}, err
-		}
-		f.Mailbox = page.Mailbox
-		fp, err := fingerprint(f)
-		if err != nil {
-			return Counts{}, err
-		}
-		rows[i] = row{id: f.ID, fingerprint: fp, values: []any{f.ParentFolderID, f.DisplayName, f.WellKnownName, f.TotalItemCount, f.UnreadItemCount}}
-	}
-	scope := []any{page.Tenant, page.Mailbox}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		c, err := s.upsertRows(ctx, tx, foldersTable, scope, page.Mailbox, rows, nil)
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
-		for _, id := range page.Removed {
-			c, err := s.deleteFolderTree(ctx, tx, page.Tenant, page.Mailbox, id)
-			if err != nil {
-				return err
+func (s *sqlStore) ApplyFolders(ctx context.Context, p FoldersPage) (Counts, error) {
+	return applyPage(ctx, s, folderKind, page[domain.MailFolder]{
+		what:   fmt.Sprintf("applying mail folders page for tenant %q mailbox %q", p.Tenant, p.Mailbox),
+		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
+		upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorFolders},
+		remove: func(tx *sql.Tx) (Counts, error) {
+			var counts Counts
+			for _, id := range p.Removed {
+				c, err := s.deleteFolderTree(ctx, tx, p.Tenant, p.Mailbox, id)
+				if err != nil {
+					return counts, err
+				}
+				counts.Add(c)
 			}
-			counts.Add(c)
-		}
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Mailbox: page.Mailbox, Kind: domain.CursorFolders}, page.Next)
+			return counts, nil
+		},
 	})
-	return counts, err
 }
 
 func (s *sqlStore) DeleteFolder(ctx context.Context, tenant, mailbox, folderID string) (Counts, error) {
@@ -317,60 +320,30 @@ func (s *sqlStore) deleteFolderTree(ctx context.Context, tx *sql.Tx, tenant, mai
 	return counts, nil
 }
 
-func (s *sqlStore) ApplyMessages(ctx context.Context, page MessagesPage) (Counts, error) {
-	what := fmt.Sprintf("applying messages page for tenant %q mailbox %q folder %q", page.Tenant, page.Mailbox, page.FolderID)
-	ids := make([]string, len(page.Upserts))
-	for i, m := range page.Upserts {
-		ids[i] = m.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant, "Mailbox": page.Mailbox, "FolderID": page.FolderID}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	rows := make([]row, len(page.Upserts))
-	for i, m := range page.Upserts {
-		if err := sameOrEmpty(what, "Mailbox", m.Mailbox, page.Mailbox, i); err != nil {
-			return Counts{}, err
-		}
-		if err := sameOrEmpty(what, "FolderID", m.FolderID, page.FolderID, i); err != nil {
-			return Counts{}, err
-		}
-		m.Mailbox, m.FolderID = page.Mailbox, page.FolderID
-		r, err := s.messageRow(m)
-		if err != nil {
-			return Counts{}, fmt.Errorf("store: %s: message %q: %w", what, m.ID, err)
-		}
-		rows[i] = r
-	}
-	scope := []any{page.Tenant, page.Mailbox}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		var known int
-		if err := tx.QueryRowContext(ctx,
-			`SELECT COUNT(*) FROM mail_folders WHERE tenant = $1 AND mailbox = $2 AND id = $3`,
-			page.Tenant, page.Mailbox, page.FolderID).Scan(&known); err != nil {
-			return err
-		}
-		if known == 0 {
-			return fmt.Errorf("folder %q is not stored; apply its mail-folder page first (or drop this cursor if the folder was deleted)", page.FolderID)
-		}
-		c, err := s.upsertRows(ctx, tx, messagesTable, scope, page.Mailbox, rows, nil)
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
+func (s *sqlStore) ApplyMessages(ctx context.Context, p MessagesPage) (Counts, error) {
+	return applyPage(ctx, s, messageKind, page[domain.Message]{
+		what:   fmt.Sprintf("applying messages page for tenant %q mailbox %q folder %q", p.Tenant, p.Mailbox, p.FolderID),
+		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}, {"FolderID", p.FolderID}},
+		upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorMessages, Scope: p.FolderID},
+		beforeWrites: func(tx *sql.Tx) error {
+			var known int
+			if err := tx.QueryRowContext(ctx,
+				`SELECT COUNT(*) FROM mail_folders WHERE tenant = $1 AND mailbox = $2 AND id = $3`,
+				p.Tenant, p.Mailbox, p.FolderID).Scan(&known); err != nil {
+				return err
+			}
+			if known == 0 {
+				return fmt.Errorf("folder %q is not stored; apply its mail-folder page first (or drop this cursor if the folder was deleted)", p.FolderID)
+			}
+			return nil
+		},
 		// Only from this folder: a message moved elsewhere and already
 		// saved there must survive its old folder's @removed.
-		if c, err = s.deleteRows(ctx, tx, messagesTable, scope, page.Mailbox, page.Removed, "folder_id = $4", page.FolderID); err != nil {
-			return err
-		}
-		counts.Add(c)
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Mailbox: page.Mailbox, Kind: domain.CursorMessages, Scope: page.FolderID}, page.Next)
+		remove: func(tx *sql.Tx) (Counts, error) {
+			return s.deleteRows(ctx, tx, messageKind.table, []any{p.Tenant, p.Mailbox}, p.Mailbox, p.Removed, "folder_id = $4", p.FolderID)
+		},
 	})
-	return counts, err
 }
 
 // normMessage is m as the store keeps it, so fingerprints match what a
@@ -383,81 +356,18 @@ func normMessage(m domain.Message) domain.Message {
 	return m
 }
 
-func (s *sqlStore) messageRow(m domain.Message) (row, error) {
-	m = normMessage(m)
-	fp, err := fingerprint(m)
-	if err != nil {
-		return row{}, err
-	}
-	var lists [4]string
-	for i, v := range []any{m.To, m.Cc, m.Bcc, m.Categories} {
-		if lists[i], err = jsonText(v); err != nil {
-			return row{}, err
-		}
-	}
-	var bodyType, body string
-	if m.Body != nil {
-		bodyType, body = m.Body.ContentType, m.Body.Content
-	}
-	return row{id: m.ID, fingerprint: fp, values: []any{
-		m.FolderID, m.ConversationID, m.InternetMessageID, m.From.Name, m.From.Address,
-		m.Sender.Name, m.Sender.Address, lists[0], lists[1], lists[2], m.Subject,
-		s.t(m.ReceivedAt), s.t(m.SentAt), string(m.Importance), m.IsRead, m.IsDraft, string(m.Flag.Status),
-		s.t(m.Flag.DueAt), s.t(m.Flag.CompletedAt), lists[3], m.HasAttachments,
-		nullString(bodyType, m.Body != nil), nullString(body, m.Body != nil),
-	}}, nil
-}
-
-func (s *sqlStore) ApplyEvents(ctx context.Context, page EventsPage) (Counts, error) {
-	what := fmt.Sprintf("applying events page for tenant %q mailbox %q window %q", page.Tenant, page.Mailbox, page.Window)
-	ids := make([]string, len(page.Upserts))
-	for i, e := range page.Upserts {
-		ids[i] = e.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant, "Mailbox": page.Mailbox}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	rows := make([]row, len(page.Upserts))
-	attendees := make(map[string][]domain.Attendee, len(page.Upserts))
-	for i, e := range page.Upserts {
-		if err := sameOrEmpty(what, "Mailbox", e.Mailbox, page.Mailbox, i); err != nil {
-			return Counts{}, err
-		}
-		e.Mailbox = page.Mailbox
-		e = normEvent(e)
-		fp, err := fingerprint(e)
-		if err != nil {
-			return Counts{}, err
-		}
-		attendees[e.ID] = e.Attendees
-		rows[i] = row{id: e.ID, fingerprint: fp, values: []any{
-			e.Subject, s.t(e.Start), e.StartTimeZone, s.t(e.End), e.EndTimeZone, e.IsAllDay,
-			e.Organizer.Name, e.Organizer.Address, e.Location, e.IsOnlineMeeting, e.OnlineMeetingJoinURL,
-			string(e.Type), e.SeriesMasterID, e.IsCancelled, s.t(e.LastModifiedAt),
-		}}
-	}
-	scope := []any{page.Tenant, page.Mailbox}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		c, err := s.upsertRows(ctx, tx, eventsTable, scope, page.Mailbox, rows, func(r row) error {
-			return s.replaceAttendees(ctx, tx, page.Tenant, page.Mailbox, r.id, attendees[r.id])
-		})
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
-		// Attendees go with their event (ON DELETE CASCADE).
-		if c, err = s.deleteRows(ctx, tx, eventsTable, scope, page.Mailbox, page.Removed, ""); err != nil {
-			return err
-		}
-		counts.Add(c)
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Mailbox: page.Mailbox, Kind: domain.CursorEvents, Scope: page.Window}, page.Next)
+func (s *sqlStore) ApplyEvents(ctx context.Context, p EventsPage) (Counts, error) {
+	return applyPage(ctx, s, eventKind, page[domain.Event]{
+		what:   fmt.Sprintf("applying events page for tenant %q mailbox %q window %q", p.Tenant, p.Mailbox, p.Window),
+		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
+		upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorEvents, Scope: p.Window},
+		// Every event written gets Graph's attendee list; a removed event's
+		// attendees go with it (ON DELETE CASCADE).
+		afterUpserts: func(tx *sql.Tx, written []domain.Event, _ *Counts) error {
+			return s.replaceAttendees(ctx, tx, p.Tenant, p.Mailbox, written)
+		},
 	})
-	return counts, err
 }
 
 func normEvent(e domain.Event) domain.Event {
@@ -475,74 +385,47 @@ func normEvent(e domain.Event) domain.Event {
 	return e
 }
 
-// replaceAttendees swaps an event's attendee list for the one Graph sent:
-// Graph always sends the whole list, so merging would keep people who were
-// removed from the invitation.
-func (s *sqlStore) replaceAttendees(ctx context.Context, tx *sql.Tx, tenant, mailbox, eventID string, attendees []domain.Attendee) error {
-	if _, err := tx.ExecContext(ctx,
-		`DELETE FROM event_attendees WHERE tenant = $1 AND mailbox = $2 AND event_id = $3`, tenant, mailbox, eventID); err != nil {
+// attendeeCols are event_attendees' columns after tenant and mailbox.
+var attendeeCols = []string{"event_id", "position", "name", "address", "attendee_type", "response", "responded_at"}
+
+// replaceAttendees swaps the attendee lists of the events written for the
+// ones Graph sent: Graph always sends the whole list, so merging would keep
+// people who were removed from the invitation.
+func (s *sqlStore) replaceAttendees(ctx context.Context, tx *sql.Tx, tenant, mailbox string, events []domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids := make([]string, len(events))
+	var rows [][]any
+	for i, e := range events {
+		ids[i] = e.ID
+		for pos, a := range e.Attendees {
+			rows = append(rows, []any{e.ID, pos, a.Name, a.Address, string(a.Type), string(a.Response), s.t(a.RespondedAt)})
+		}
+	}
+	from, idExpr := s.dialect.idList(3)
+	arg, err := s.dialect.idListArg(ids)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(
+		`DELETE FROM event_attendees WHERE tenant = $1 AND mailbox = $2 AND event_id IN (SELECT %s FROM %s)`, idExpr, from),
+		tenant, mailbox, arg); err != nil {
 		return fmt.Errorf("clearing attendees: %w", err)
 	}
-	for i, a := range attendees {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO event_attendees (tenant, mailbox, event_id, position, name, address, attendee_type, response, responded_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			tenant, mailbox, eventID, i, a.Name, a.Address, string(a.Type), string(a.Response), s.t(a.RespondedAt)); err != nil {
-			return fmt.Errorf("saving attendee %d of %d: %w", i+1, len(attendees), err)
-		}
+	if err := s.insertRows(ctx, tx, "event_attendees", []string{"tenant", "mailbox"}, []any{tenant, mailbox}, attendeeCols, rows, ""); err != nil {
+		return fmt.Errorf("saving attendees: %w", err)
 	}
 	return nil
 }
 
-func (s *sqlStore) ApplyContacts(ctx context.Context, page ContactsPage) (Counts, error) {
-	what := fmt.Sprintf("applying contacts page for tenant %q mailbox %q", page.Tenant, page.Mailbox)
-	ids := make([]string, len(page.Upserts))
-	for i, c := range page.Upserts {
-		ids[i] = c.ID
-	}
-	if err := checkPage(what, page.Next, map[string]string{"Tenant": page.Tenant, "Mailbox": page.Mailbox}, ids, page.Removed); err != nil {
-		return Counts{}, err
-	}
-	rows := make([]row, len(page.Upserts))
-	for i, c := range page.Upserts {
-		if err := sameOrEmpty(what, "Mailbox", c.Mailbox, page.Mailbox, i); err != nil {
-			return Counts{}, err
-		}
-		c.Mailbox = page.Mailbox
-		c.EmailAddresses, c.Phones = emptyToNil(c.EmailAddresses), emptyToNil(c.Phones)
-		fp, err := fingerprint(c)
-		if err != nil {
-			return Counts{}, err
-		}
-		emails, err := jsonText(c.EmailAddresses)
-		if err != nil {
-			return Counts{}, err
-		}
-		phones, err := jsonText(c.Phones)
-		if err != nil {
-			return Counts{}, err
-		}
-		rows[i] = row{id: c.ID, fingerprint: fp, values: []any{c.DisplayName, emails, c.CompanyName, c.JobTitle, phones}}
-	}
-	scope := []any{page.Tenant, page.Mailbox}
-	var counts Counts
-	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
-		counts = Counts{}
-		if err := s.ensureTenant(ctx, tx, page.Tenant); err != nil {
-			return err
-		}
-		c, err := s.upsertRows(ctx, tx, contactsTable, scope, page.Mailbox, rows, nil)
-		if err != nil {
-			return err
-		}
-		counts.Add(c)
-		if c, err = s.deleteRows(ctx, tx, contactsTable, scope, page.Mailbox, page.Removed, ""); err != nil {
-			return err
-		}
-		counts.Add(c)
-		return s.saveCursor(ctx, tx, domain.CursorKey{Tenant: page.Tenant, Mailbox: page.Mailbox, Kind: domain.CursorContacts, Scope: page.Scope}, page.Next)
+func (s *sqlStore) ApplyContacts(ctx context.Context, p ContactsPage) (Counts, error) {
+	return applyPage(ctx, s, contactKind, page[domain.Contact]{
+		what:   fmt.Sprintf("applying contacts page for tenant %q mailbox %q", p.Tenant, p.Mailbox),
+		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
+		upserts: p.Upserts, removed: p.Removed, next: p.Next,
+		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorContacts, Scope: p.Scope},
 	})
-	return counts, err
 }
 
 func (s *sqlStore) ApplyMailboxSettings(ctx context.Context, tenant string, ms domain.MailboxSettings) (Counts, error) {
@@ -550,27 +433,17 @@ func (s *sqlStore) ApplyMailboxSettings(ctx context.Context, tenant string, ms d
 	if tenant == "" || ms.Mailbox == "" {
 		return Counts{}, fmt.Errorf("store: %s: %w: tenant and settings.Mailbox are required", what, ErrInvalidPage)
 	}
-	ms = normSettings(ms)
-	fp, err := fingerprint(ms)
+	_, rows, err := settingsKind.rows(s, what, nil, []domain.MailboxSettings{ms})
 	if err != nil {
 		return Counts{}, err
 	}
-	days, err := jsonText(ms.WorkingHours.Days)
-	if err != nil {
-		return Counts{}, err
-	}
-	r := row{id: ms.Mailbox, fingerprint: fp, values: []any{
-		ms.TimeZone, days, ms.WorkingHours.StartTime, ms.WorkingHours.EndTime, ms.WorkingHours.TimeZone,
-		string(ms.AutomaticReplies.Status), ms.AutomaticReplies.ExternalAudience,
-		s.t(ms.AutomaticReplies.ScheduledStart), s.t(ms.AutomaticReplies.ScheduledEnd),
-	}}
 	var counts Counts
 	err = s.inTx(ctx, what, func(tx *sql.Tx) error {
 		if err := s.ensureTenant(ctx, tx, tenant); err != nil {
 			return err
 		}
 		var err error
-		counts, err = s.upsertRows(ctx, tx, settingsTable, []any{tenant}, ms.Mailbox, []row{r}, nil)
+		counts, _, err = s.upsertRows(ctx, tx, settingsKind.table, []any{tenant}, ms.Mailbox, rows)
 		return err
 	})
 	return counts, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,5 +61,8 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 			return fmt.Sprintf("unnest($%d::text[]) AS k(id)", n), "k.id"
 		},
 		idListArg: func(ids []string) (any, error) { return ids, nil },
+		appendParam: func(b []byte, n int) []byte {
+			return strconv.AppendInt(append(b, '$'), int64(n), 10)
+		},
 	}}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 
 // sqlStore is the Store over database/sql that both drivers share. The SQL
 // is written once, in the subset SQLite and PostgreSQL agree on ($n
-// parameters, INSERT … ON CONFLICT … DO UPDATE, WITH RECURSIVE); what
-// differs (how a time is passed, how connections are pooled) is in dialect.
+// parameters, INSERT … ON CONFLICT … DO UPDATE, RETURNING, WITH RECURSIVE);
+// what differs (how a time or a list of IDs is passed, how the parameters of
+// a multi-row insert are written, how connections are pooled) is in dialect.
 type sqlStore struct {
 	// write runs every transaction. For SQLite it is a single connection:
 	// SQLite has one writer at a time, and queueing writers in the pool is
@@ -35,6 +37,10 @@ type dialect struct {
 	// the expression naming one ID in it; idListArg encodes the IDs for it.
 	idList    func(n int) (from, id string)
 	idListArg func(ids []string) (any, error)
+	// appendParam appends the n-th parameter of a statement that numbers
+	// its parameters in order; multi-row statements with thousands of
+	// parameters use it.
+	appendParam func(b []byte, n int) []byte
 }
 
 func (s *sqlStore) Close() error {
@@ -103,28 +109,15 @@ type table struct {
 	kind      domain.ItemKind
 }
 
-// row is one item of a page, ready to write.
-type row struct {
-	id          string
-	fingerprint string
-	values      []any
-}
-
-func (tb table) upsertSQL() string {
-	all := append(append(append([]string{}, tb.scopeCols...), tb.idCol), tb.cols...)
-	all = append(all, "fingerprint", "changed_at")
-	params := make([]string, len(all))
-	for i := range all {
-		params[i] = fmt.Sprintf("$%d", i+1)
-	}
-	var set []string
+// onConflict ends the table's upsert: a row already stored takes the new
+// values.
+func (tb table) onConflict() string {
+	set := make([]string, 0, len(tb.cols)+2)
 	for _, c := range append(append([]string{}, tb.cols...), "fingerprint", "changed_at") {
 		set = append(set, c+" = excluded."+c)
 	}
-	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
-		tb.name, strings.Join(all, ", "), strings.Join(params, ", "),
-		strings.Join(append(append([]string{}, tb.scopeCols...), tb.idCol), ", "),
-		strings.Join(set, ", "))
+	return fmt.Sprintf("ON CONFLICT (%s) DO UPDATE SET %s",
+		strings.Join(append(append([]string{}, tb.scopeCols...), tb.idCol), ", "), strings.Join(set, ", "))
 }
 
 // scopeWhere is "tenant = $1 AND mailbox = $2" for the table's scope.
@@ -134,6 +127,141 @@ func (tb table) scopeWhere() string {
 		parts[i] = fmt.Sprintf("%s = $%d", c, i+1)
 	}
 	return strings.Join(parts, " AND ")
+}
+
+// row is one item of a page, ready to write.
+type row struct {
+	id          string
+	fingerprint string
+	values      []any
+}
+
+// kind is all that one kind of item declares: its table, and how an item
+// becomes a row. applyPage and upsertRows do the rest.
+type kind[T any] struct {
+	table
+	id func(T) string
+	// pageFields points at the item's own copies of its page's fields, in
+	// the order of page.fields (Mailbox, then FolderID); nil for a kind
+	// that has none.
+	pageFields func(*T) []*string
+	// norm, if set, turns an item into what a read returns, so the
+	// fingerprint of what sync wrote matches that of what a reader got.
+	norm func(T) T
+	// values are the item's columns, in table.cols order.
+	values func(s *sqlStore, item T) ([]any, error)
+}
+
+// field is a page field that items may repeat, named as in the page type.
+type field struct{ name, value string }
+
+// rows checks each item's copies of the page's fields (empty or equal),
+// fills them from the page, normalises the item and fingerprints it. It
+// returns the items as stored with their rows.
+func (k kind[T]) rows(s *sqlStore, what string, fields []field, items []T) ([]T, []row, error) {
+	out := slices.Clone(items)
+	rows := make([]row, len(items))
+	for i := range out {
+		if k.pageFields != nil {
+			for j, own := range k.pageFields(&out[i]) {
+				if err := sameOrEmpty(what, fields[j].name, *own, fields[j].value, i); err != nil {
+					return nil, nil, err
+				}
+				*own = fields[j].value
+			}
+		}
+		if k.norm != nil {
+			out[i] = k.norm(out[i])
+		}
+		fp, err := fingerprint(out[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		values, err := k.values(s, out[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: %s: %s %q: %w", what, k.kind, k.id(out[i]), err)
+		}
+		rows[i] = row{id: k.id(out[i]), fingerprint: fp, values: values}
+	}
+	return out, rows, nil
+}
+
+// page is a delta page of one kind, as every kind's page type becomes, and
+// the steps a kind adds to upserting the items and deleting the removed IDs.
+type page[T any] struct {
+	what    string
+	tenant  string
+	mailbox string // "" for a tenant-wide kind
+	// fields are the page's key fields beyond the tenant, which must not be
+	// empty; they match kind.pageFields.
+	fields  []field
+	upserts []T
+	removed []string
+	next    Next
+	cursor  domain.CursorKey
+
+	// Optional steps, inside the page's transaction: beforeWrites runs
+	// first; afterUpserts gets the items written (new or changed, each ID
+	// once) and may add to the counts; remove replaces deleting the removed
+	// IDs' rows.
+	beforeWrites func(tx *sql.Tx) error
+	afterUpserts func(tx *sql.Tx, written []T, counts *Counts) error
+	remove       func(tx *sql.Tx) (Counts, error)
+}
+
+// applyPage saves a page and its cursor in one transaction, after refusing
+// an invalid page before any write.
+func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (Counts, error) {
+	ids := make([]string, len(p.upserts))
+	for i, item := range p.upserts {
+		ids[i] = k.id(item)
+	}
+	if err := checkPage(p.what, p.next, append([]field{{"Tenant", p.tenant}}, p.fields...), ids, p.removed); err != nil {
+		return Counts{}, err
+	}
+	items, rows, err := k.rows(s, p.what, p.fields, p.upserts)
+	if err != nil {
+		return Counts{}, err
+	}
+	scope := []any{p.tenant, p.mailbox}[:len(k.scopeCols)]
+	remove := p.remove
+	if remove == nil {
+		remove = func(tx *sql.Tx) (Counts, error) {
+			return s.deleteRows(ctx, tx, k.table, scope, p.mailbox, p.removed, "")
+		}
+	}
+	var counts Counts
+	err = s.inTx(ctx, p.what, func(tx *sql.Tx) error {
+		counts = Counts{}
+		if err := s.ensureTenant(ctx, tx, p.tenant); err != nil {
+			return err
+		}
+		if p.beforeWrites != nil {
+			if err := p.beforeWrites(tx); err != nil {
+				return err
+			}
+		}
+		c, written, err := s.upsertRows(ctx, tx, k.table, scope, p.mailbox, rows)
+		if err != nil {
+			return err
+		}
+		counts.Add(c)
+		if p.afterUpserts != nil {
+			ws := make([]T, len(written))
+			for i, j := range written {
+				ws[i] = items[j]
+			}
+			if err := p.afterUpserts(tx, ws, &counts); err != nil {
+				return err
+			}
+		}
+		if c, err = remove(tx); err != nil {
+			return err
+		}
+		counts.Add(c)
+		return s.saveCursor(ctx, tx, p.cursor, p.next)
+	})
+	return counts, err
 }
 
 // storedFingerprints returns the fingerprints of the rows among ids that
@@ -176,50 +304,39 @@ func (s *sqlStore) storedFingerprints(ctx context.Context, tx *sql.Tx, tb table,
 	return out, nil
 }
 
-// upsertRows writes the rows that are new or differ from what is stored and
-// counts what it did. after runs once for every row written (e.g. to
-// replace an event's attendees).
-func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, rows []row, after func(row) error) (Counts, error) {
-	var counts Counts
+// upsertRows writes the rows that are new or differ from what is stored, in
+// multi-row statements, and counts what it did in page order. An ID that
+// occurs more than once in rows is its last occurrence, the earlier ones
+// dropped: the last one wins, and the ID is counted (and listed) once, where
+// it last occurs. written are the indexes in rows of the rows written.
+func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, rows []row) (counts Counts, written []int, err error) {
 	if len(rows) == 0 {
-		return counts, nil
+		return counts, nil, nil
 	}
-	ids := make([]string, len(rows))
+	last := make(map[string]int, len(rows))
 	for i, r := range rows {
-		ids[i] = r.id
+		last[r.id] = i
+	}
+	ids := make([]string, 0, len(last))
+	for i, r := range rows {
+		if last[r.id] == i {
+			ids = append(ids, r.id)
+		}
 	}
 	stored, err := s.storedFingerprints(ctx, tx, tb, scope, ids)
 	if err != nil {
-		return counts, err
+		return counts, nil, err
 	}
-	stmt, err := tx.PrepareContext(ctx, tb.upsertSQL())
-	if err != nil {
-		return counts, fmt.Errorf("preparing %s upsert: %w", tb.name, err)
-	}
-	defer stmt.Close()
-	changedAt := s.t(s.now())
-	changed := make(map[string]bool)
+	var values [][]any
 	for i, r := range rows {
+		if last[r.id] != i {
+			continue
+		}
 		prev, existed := stored[r.id]
 		if existed && prev == r.fingerprint {
 			counts.Unchanged++
 			continue
 		}
-		args := append(append(append([]any{}, scope...), r.id), r.values...)
-		args = append(args, r.fingerprint, changedAt)
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return counts, fmt.Errorf("writing %s %d of %d (id %q): %w", tb.kind, i+1, len(rows), r.id, err)
-		}
-		if after != nil {
-			if err := after(r); err != nil {
-				return counts, fmt.Errorf("writing %s %d of %d (id %q): %w", tb.kind, i+1, len(rows), r.id, err)
-			}
-		}
-		stored[r.id] = r.fingerprint
-		if changed[r.id] {
-			continue // the same item twice in one page: one change
-		}
-		changed[r.id] = true
 		change := domain.Change{Kind: tb.kind, Mailbox: mailbox, ItemID: r.id, Type: domain.ChangeUpdated}
 		if existed {
 			counts.Updated++
@@ -228,38 +345,136 @@ func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 			change.Type = domain.ChangeCreated
 		}
 		counts.Changes = append(counts.Changes, change)
+		written = append(written, i)
+		values = append(values, append([]any{r.id, r.fingerprint}, r.values...))
 	}
-	return counts, nil
+	sharedCols := append(append([]string{}, tb.scopeCols...), "changed_at")
+	shared := append(append([]any{}, scope...), s.t(s.now()))
+	cols := append([]string{tb.idCol, "fingerprint"}, tb.cols...)
+	if err := s.insertRows(ctx, tx, tb.name, sharedCols, shared, cols, values, tb.onConflict()); err != nil {
+		return counts, nil, fmt.Errorf("writing %s: %w", tb.name, err)
+	}
+	return counts, written, nil
 }
 
-// deleteRows deletes the rows with the given IDs in scope, narrowed by an
-// optional extra condition (its parameters numbered after scope and id).
+// maxParams bounds one statement's parameters: SQLite's limit
+// (SQLITE_MAX_VARIABLE_NUMBER, 32766 in modernc.org/sqlite) is below
+// PostgreSQL's 65535.
+const maxParams = 32766
+
+// insertChunk is the most rows one INSERT takes. More would save little:
+// PostgreSQL's round trips are already few, and SQLite parses every
+// statement it is not given prepared, which for thousands of parameters
+// takes longer than the round trips it saves.
+const insertChunk = 128
+
+// insertRows inserts rows into a table with multi-row INSERT … VALUES: each
+// row is the shared values (of sharedCols) followed by its own (of cols).
+// Rows go in chunks of 2^k, at most insertChunk (and maxParams): a full
+// chunk that recurs is prepared once, and PostgreSQL's per-connection
+// statement cache holds a few shapes per table rather than one per page
+// size. tail (ON CONFLICT …) ends every statement.
+func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, table string, sharedCols []string, shared []any, cols []string, rows [][]any, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(shared) + len(cols)
+	most := insertChunk
+	for most > 1 && most*width > maxParams {
+		most /= 2
+	}
+	head := fmt.Sprintf("INSERT INTO %s (%s) VALUES ", table, strings.Join(append(append([]string{}, sharedCols...), cols...), ", "))
+	var full *sql.Stmt
+	if len(rows) >= 2*most {
+		stmt, err := tx.PrepareContext(ctx, s.valuesSQL(head, width, most, tail))
+		if err != nil {
+			return fmt.Errorf("preparing the %s insert: %w", table, err)
+		}
+		defer stmt.Close()
+		full = stmt
+	}
+	for done := 0; done < len(rows); {
+		n := most
+		for n > len(rows)-done {
+			n /= 2
+		}
+		args := make([]any, 0, n*width)
+		for _, r := range rows[done : done+n] {
+			args = append(append(args, shared...), r...)
+		}
+		var err error
+		if n == most && full != nil {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, s.valuesSQL(head, width, n, tail), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("rows %d to %d of %d: %w", done+1, done+n, len(rows), err)
+		}
+		done += n
+	}
+	return nil
+}
+
+// valuesSQL is head, then n tuples of width parameters numbered in order,
+// then tail.
+func (s *sqlStore) valuesSQL(head string, width, n int, tail string) string {
+	b := make([]byte, 0, len(head)+len(tail)+n*width*8)
+	b = append(b, head...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, '(')
+		for j := range width {
+			if j > 0 {
+				b = append(b, ", "...)
+			}
+			b = s.dialect.appendParam(b, i*width+j+1)
+		}
+		b = append(b, ')')
+	}
+	if tail != "" {
+		b = append(b, ' ')
+		b = append(b, tail...)
+	}
+	return string(b)
+}
+
+// deleteRows deletes the rows with the given IDs in scope in one statement,
+// narrowed by an optional extra condition (its parameters numbered after
+// scope and the ID list), and lists what it deleted in the order of ids.
 func (s *sqlStore) deleteRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, ids []string, extra string, extraArgs ...any) (Counts, error) {
 	var counts Counts
 	if len(ids) == 0 {
 		return counts, nil
 	}
-	q := fmt.Sprintf("DELETE FROM %s WHERE %s AND %s = $%d", tb.name, tb.scopeWhere(), tb.idCol, len(scope)+1)
+	from, idExpr := s.dialect.idList(len(scope) + 1)
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s AND %s IN (SELECT %s FROM %s)", tb.name, tb.scopeWhere(), tb.idCol, idExpr, from)
 	if extra != "" {
 		q += " AND " + extra
 	}
-	stmt, err := tx.PrepareContext(ctx, q)
+	q += " RETURNING " + tb.idCol
+	arg, err := s.dialect.idListArg(ids)
 	if err != nil {
-		return counts, fmt.Errorf("preparing %s delete: %w", tb.name, err)
+		return counts, err
 	}
-	defer stmt.Close()
+	rows, err := tx.QueryContext(ctx, q, append(append(append([]any{}, scope...), arg), extraArgs...)...)
+	if err != nil {
+		return counts, fmt.Errorf("removing %s: %w", tb.name, err)
+	}
+	deleted, err := scanStrings(rows)
+	if err != nil {
+		return counts, fmt.Errorf("removing %s: %w", tb.name, err)
+	}
+	gone := make(map[string]bool, len(deleted))
+	for _, id := range deleted {
+		gone[id] = true
+	}
 	for _, id := range ids {
-		args := append(append(append([]any{}, scope...), id), extraArgs...)
-		res, err := stmt.ExecContext(ctx, args...)
-		if err != nil {
-			return counts, fmt.Errorf("removing %s %q: %w", tb.kind, id, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return counts, err
-		}
-		if n > 0 {
-			counts.Deleted += int(n)
+		if gone[id] {
+			delete(gone, id) // an ID removed twice is one deletion
+			counts.Deleted++
 			counts.Changes = append(counts.Changes, domain.Change{Kind: tb.kind, Mailbox: mailbox, ItemID: id, Type: domain.ChangeDeleted})
 		}
 	}
@@ -268,10 +483,10 @@ func (s *sqlStore) deleteRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 
 // checkPage refuses, before any write, a page that could not be saved
 // correctly; the errors name the field to fix.
-func checkPage(what string, next Next, scope map[string]string, upsertIDs []string, removed []string) error {
-	for name, v := range scope {
-		if v == "" {
-			return fmt.Errorf("store: %s: %w: %s is empty", what, ErrInvalidPage, name)
+func checkPage(what string, next Next, keys []field, upsertIDs []string, removed []string) error {
+	for _, k := range keys {
+		if k.value == "" {
+			return fmt.Errorf("store: %s: %w: %s is empty", what, ErrInvalidPage, k.name)
 		}
 	}
 	if next.Token == "" {

@@ -58,6 +58,10 @@ type Store interface {
 	// the resync. Rows stay: a full round upserts them again without
 	// duplicates, and its removals or a DeleteFolder clear what is gone.
 	ResetCursor(ctx context.Context, key domain.CursorKey) error
+	// DropOtherScopes deletes the cursors of key's tenant, mailbox and kind
+	// whose scope is not key's: what a calendar window that moved on leaves
+	// behind. It returns how many it deleted.
+	DropOtherScopes(ctx context.Context, key domain.CursorKey) (int, error)
 	// DeleteFolder removes a folder, its child folders, their messages and
 	// their message cursors: what a folder deleted in Graph leaves behind.
 	DeleteFolder(ctx context.Context, tenant, mailbox, folderID string) (Counts, error)
@@ -183,6 +187,8 @@ type MessageQuery struct {
 // Counts is what applying a page did. Changes lists each created, updated or
 // deleted item in page order (keys only), so the sync can report progress
 // and hand new items to trigger matching without reading the rows back.
+// An ID upserted more than once in a page is saved, counted and listed once,
+// as its last occurrence: the last one wins, as in Graph's delta.
 type Counts struct {
 	Inserted int
 	Updated  int

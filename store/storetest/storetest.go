@@ -41,6 +41,9 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"ContactsAndMailboxSettingsRoundTrip", testContactsAndSettings},
 		{"TenantsAreIsolated", testTenantIsolation},
 		{"ResetCursorStartsOverAndCountsResyncs", testResetCursor},
+		{"LargePageIsSavedWholeInPageOrderAndReplaysUnchanged", testLargePage},
+		{"SameIDTwiceInAPageCountsOnceAndTheLastOneWins", testSameIDTwice},
+		{"DropOtherScopesKeepsOnlyTheCurrentWindow", testDropOtherScopes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -657,4 +660,27 @@ func testResetCursor(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	cursorIs(t, s, fresh, "", false, 1)
+}
+
+func testDropOtherScopes(t *testing.T, h *harness) {
+	s := h.open()
+	mbox, other := "u-ceo", "u-cfo"
+	window := func(mailbox, scope string) domain.CursorKey {
+		return domain.CursorKey{Tenant: tenantA, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: scope}
+	}
+	for _, k := range []domain.CursorKey{window(mbox, "w1"), window(mbox, "w2"), window(mbox, "w3"), window(other, "w1")} {
+		must[store.Counts](t, "events page")(s.ApplyEvents(ctx(t), store.EventsPage{Tenant: k.Tenant, Mailbox: k.Mailbox, Window: k.Scope,
+			Next: store.Next{Token: "delta-" + k.Scope, Complete: true}}))
+	}
+	must[store.Counts](t, "contacts page")(s.ApplyContacts(ctx(t), store.ContactsPage{Tenant: tenantA, Mailbox: mbox,
+		Next: store.Next{Token: "contacts-delta", Complete: true}}))
+	if n := must[int](t, "dropping")(s.DropOtherScopes(ctx(t), window(mbox, "w3"))); n != 2 {
+		t.Errorf("dropped %d cursors, want the 2 older windows of %s", n, mbox)
+	}
+	cursorIs(t, s, window(mbox, "w3"), "delta-w3", true, 0)
+	cursorIs(t, s, window(other, "w1"), "delta-w1", true, 0)
+	cursorIs(t, s, domain.CursorKey{Tenant: tenantA, Mailbox: mbox, Kind: domain.CursorContacts}, "contacts-delta", true, 0)
+	if _, found, err := s.Cursor(ctx(t), window(mbox, "w1")); err != nil || found {
+		t.Errorf("window w1 of %s is still there (err %v)", mbox, err)
+	}
 }
