@@ -191,6 +191,13 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.serveGraphAs(w, r, p)
+}
+
+// serveGraphAs handles a Graph request for an authenticated caller. JSON
+// batching (graph_batch.go) runs each batch item through it with the
+// batch's principal, so items get the same routing, limits and latency.
+func (s *Server) serveGraphAs(w http.ResponseWriter, r *http.Request, p *principal) {
 	segs := splitGraphPath(r.URL.Path)
 	g := &graphRequest{w: w, r: r, p: p, segs: segs}
 	if len(segs) > 0 && strings.EqualFold(segs[0], "me") {
@@ -229,7 +236,7 @@ var (
 		"messagerules": true, "outlook": true, "extensions": true, "chats": true, "joinedteams": true,
 	}
 	notYetRootSegments = map[string]bool{
-		"subscriptions": true, "$batch": true, "organization": true, "applications": true,
+		"subscriptions": true, "organization": true, "applications": true,
 		"serviceprincipals": true, "teams": true, "chats": true, "communications": true, "directoryobjects": true,
 		"contacts": true, "domains": true, "sites": true, "drives": true, "planner": true, "security": true,
 		"auditlogs": true, "reports": true, "identity": true, "policies": true, "invitations": true,
@@ -243,6 +250,10 @@ func (s *Server) routeGraph(g *graphRequest) {
 		return
 	}
 	root := strings.ToLower(segs[0])
+	if root == "$batch" {
+		s.serveBatch(g)
+		return
+	}
 	if root == "groups" {
 		s.routeGroups(g)
 		return
