@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -61,6 +62,17 @@ type TenantSettings struct {
 	// ResolveSecret reads the client secret from its reference (env var or
 	// file) at call time, so rotating the file needs no restart.
 	ResolveSecret func() (string, error)
+	// Features are the tenant's enabled features (permissions.Feature*):
+	// the sync reads only what they name.
+	Features []string
+	// CalendarPast and CalendarFuture bound the calendar window the sync
+	// keeps, back from and ahead of today.
+	CalendarPast, CalendarFuture time.Duration
+}
+
+// Has reports whether feature is enabled.
+func (s TenantSettings) Has(feature string) bool {
+	return slices.Contains(s.Features, feature)
 }
 
 // TenantDirectory looks up a tenant's settings by its key.

@@ -82,6 +82,10 @@ type Tenant struct {
 	Features       []string      `koanf:"features"`       // enabled features, default [directory, mail]
 	VerifyInterval time.Duration `koanf:"verifyInterval"` // default 6h
 	SyncInterval   time.Duration `koanf:"syncInterval"`   // how often the sync schedule runs, default 15m
+	// CalendarPastDays and CalendarFutureDays bound the calendar window the
+	// sync keeps (calendarView delta), default 30 days back and 180 ahead.
+	CalendarPastDays   int `koanf:"calendarPastDays"`
+	CalendarFutureDays int `koanf:"calendarFutureDays"`
 }
 
 // SecretRef points at a secret; exactly one of Env and File is set. Secrets are

@@ -124,6 +124,9 @@ tenants:
 	if ten.VerifyInterval != 6*time.Hour {
 		t.Errorf("verifyInterval = %v, want 6h", ten.VerifyInterval)
 	}
+	if ten.CalendarPastDays != 30 || ten.CalendarFutureDays != 180 {
+		t.Errorf("calendar window = %d days back, %d ahead; want 30 and 180", ten.CalendarPastDays, ten.CalendarFutureDays)
+	}
 }
 
 func TestLoadKeepsDefaultsForKeysLeftEmpty(t *testing.T) {
@@ -493,6 +496,8 @@ func TestValidateNamesTheKeyAndTheFix(t *testing.T) {
 		{"unknown feature", func(c *Config) { c.Tenants[0].Features = []string{"mail", "calender"} }, "tenants[0].features[1]", `did you mean "calendar"?`},
 		{"duplicate feature", func(c *Config) { c.Tenants[0].Features = []string{"mail", "mail"} }, "tenants[0].features[1]", "remove the duplicate"},
 		{"verify interval too short", func(c *Config) { c.Tenants[0].VerifyInterval = 30 * time.Second }, "tenants[0].verifyInterval", "at least 1m0s"},
+		{"calendar window in the past too wide", func(c *Config) { c.Tenants[0].CalendarPastDays = 4000 }, "tenants[0].calendarPastDays", "from 1 to 1825"},
+		{"calendar window ahead negative", func(c *Config) { c.Tenants[0].CalendarFutureDays = -1 }, "tenants[0].calendarFutureDays", "remove it for the default"},
 		// logging
 		{"unknown level", func(c *Config) { c.Logging.Level = "verbose" }, "logging.level", "debug, info, warn, error"},
 		{"unknown format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format", "json or console"},

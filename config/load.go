@@ -108,6 +108,15 @@ func defaultValues() map[string]any {
 	}
 }
 
+// The calendar window's defaults, in days back and ahead of today.
+const (
+	DefaultCalendarPastDays   = 30
+	DefaultCalendarFutureDays = 180
+	// MaxCalendarDays bounds each side of the window: a wider one costs a
+	// full re-read of years of meetings every week for little use.
+	MaxCalendarDays = 1825
+)
+
 // Tenant defaults, applied per tenant after decoding.
 const (
 	defaultAuthMode       = AuthAppOnly
@@ -132,6 +141,12 @@ func (c *Config) applyDefaults() {
 		}
 		if t.SyncInterval == 0 {
 			t.SyncInterval = defaultSyncInterval
+		}
+		if t.CalendarPastDays == 0 {
+			t.CalendarPastDays = DefaultCalendarPastDays
+		}
+		if t.CalendarFutureDays == 0 {
+			t.CalendarFutureDays = DefaultCalendarFutureDays
 		}
 	}
 	c.Cloud.applyDefaults()

@@ -338,6 +338,15 @@ func (c *Config) validateTenants(v *validator) {
 		if t.SyncInterval < MinSyncInterval {
 			v.add(p+".syncInterval", "is %s; set it to at least %s (e.g. 15m), or remove it for the 15m default", t.SyncInterval, MinSyncInterval)
 		}
+		for _, w := range []struct {
+			key  string
+			days int
+		}{{"calendarPastDays", t.CalendarPastDays}, {"calendarFutureDays", t.CalendarFutureDays}} {
+			if w.days < 1 || w.days > MaxCalendarDays {
+				v.add(p+"."+w.key, "is %d; set it to a number of days from 1 to %d, or remove it for the default (%d back, %d ahead)",
+					w.days, MaxCalendarDays, DefaultCalendarPastDays, DefaultCalendarFutureDays)
+			}
+		}
 		if t.VerifyInterval < MinVerifyInterval {
 			v.add(p+".verifyInterval", "is %s; set it to at least %s (e.g. 6h), or remove it for the 6h default", t.VerifyInterval, MinVerifyInterval)
 		}

@@ -135,7 +135,7 @@ tenants:
     clientID: $client_id
     authMode: app-only
     secret: {file: $secret_file}
-    features: [directory, mail, mail-send]
+    features: [directory, groups, mail, mail-send, calendar, mailbox-settings, contacts]
     verifyInterval: 1m
     syncInterval: 2m
 logging:
@@ -199,6 +199,7 @@ Try, in another terminal:
   $bin/starter verify --tenant demo
   $bin/starter sync --tenant demo --wait
   $bin/starter messages --tenant demo --as adele.vance@contoso.example
+  $bin/starter events --tenant demo --as adele.vance@contoso.example
 
 Payloads are AES-256-GCM encrypted before they reach Temporal. The Web UI
 shows them decoded because it calls the worker's codec endpoint

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -42,37 +43,12 @@ func (c *cli) messagesCommand() *cobra.Command {
 			if _, err := c.tenantConfig(key); err != nil {
 				return err
 			}
-			st, err := app.OpenStore(c.ctx, c.cfg.Store)
-			if err != nil {
-				return fmt.Errorf("opening the store: %w", err)
-			}
-			defer st.Close()
-			users, err := st.Users(c.ctx, key)
+			view, st, err := c.openView(key, viewer, mailbox)
 			if err != nil {
 				return err
 			}
-			scope, err := visibility.For(users, viewer, c.cfg.Visibility.Admins)
-			if err != nil {
-				return errorf(exitNotFound, "%v", err)
-			}
-			byID := map[string]domain.User{}
-			for _, u := range users {
-				byID[u.ID] = u
-			}
-			var mailboxes []string
-			if mailbox != "" {
-				target, ok := visibility.Find(users, mailbox)
-				if !ok {
-					return errorf(exitNotFound, "mailbox %q is not a synced user of tenant %q", mailbox, key)
-				}
-				if !scope.Allows(target.ID) {
-					return errorf(exitNotFound, "%s may not see the mailbox of %s: it is neither theirs nor a report's", scope.Viewer.UserPrincipalName, target.UserPrincipalName)
-				}
-				mailboxes = []string{target.ID}
-			} else if !scope.All {
-				mailboxes = scope.Mailboxes
-			}
-			msgs, err := visibleMessages(c, st, key, scope.All, mailboxes)
+			defer st.Close()
+			msgs, err := view.Messages(c.ctx)
 			if err != nil {
 				return err
 			}
@@ -96,17 +72,13 @@ func (c *cli) messagesCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RECEIVED\tMAILBOX\tFROM\tSUBJECT\tREAD\tFLAG")
 			for _, m := range shown {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", when(m.ReceivedAt), byID[m.Mailbox].UserPrincipalName, dash(m.From.Address),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", when(m.ReceivedAt), view.Users[m.Mailbox].UserPrincipalName, dash(m.From.Address),
 					dash(oneLine(truncate(m.Subject, 60))), m.IsRead, dash(string(m.Flag.Status)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			who := fmt.Sprintf("%d mailbox(es): their own and their reports'", len(scope.Mailboxes))
-			if scope.All {
-				who = "every mailbox (admin)"
-			}
-			fmt.Fprintf(c.stderr, "%d of %d visible messages; %s sees %s.\n", len(shown), len(msgs), scope.Viewer.UserPrincipalName, who)
+			fmt.Fprintf(c.stderr, "%d of %d visible messages; %s sees %s.\n", len(shown), len(msgs), view.Viewer.UserPrincipalName, view.Who())
 			return nil
 		},
 	}
@@ -119,21 +91,22 @@ func (c *cli) messagesCommand() *cobra.Command {
 	return cmd
 }
 
-// visibleMessages reads the messages of the given mailboxes, or of every
-// mailbox for an admin.
-func visibleMessages(c *cli, st store.Store, tenant string, all bool, mailboxes []string) ([]domain.Message, error) {
-	if all {
-		return st.Messages(c.ctx, store.MessageQuery{Tenant: tenant})
+// openView opens the store and resolves what viewer may see in tenant key
+// (visibility.Open: the one query path); mailbox narrows it to one mailbox.
+func (c *cli) openView(key, viewer, mailbox string) (*visibility.View, store.Store, error) {
+	st, err := app.OpenStore(c.ctx, c.cfg.Store)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the store: %w", err)
 	}
-	var out []domain.Message
-	for _, mb := range mailboxes {
-		ms, err := st.Messages(c.ctx, store.MessageQuery{Tenant: tenant, Mailbox: mb})
-		if err != nil {
-			return nil, err
+	view, err := visibility.Open(c.ctx, st, visibility.Request{Tenant: key, Viewer: viewer, Admins: c.cfg.Visibility.Admins, Mailbox: mailbox})
+	if err != nil {
+		_ = st.Close()
+		if errors.Is(err, visibility.ErrNotVisible) {
+			return nil, nil, errorf(exitNotFound, "%v", err)
 		}
-		out = append(out, ms...)
+		return nil, nil, err
 	}
-	return out, nil
+	return view, st, nil
 }
 
 func truncate(s string, n int) string {

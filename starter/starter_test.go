@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -53,6 +54,12 @@ func world(t *testing.T) string {
 // worldWithSim is world that also returns the simulator, for fault injection.
 func worldWithSim(t *testing.T) (string, *graphsim.Server) {
 	t.Helper()
+	return worldWithFeatures(t, "[directory, mail, mail-send]")
+}
+
+// worldWithFeatures is worldWithSim with the demo tenant's features.
+func worldWithFeatures(t *testing.T, features string) (string, *graphsim.Server) {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +92,7 @@ tenants:
     tenantID: %s
     clientID: %s
     secret: {file: %s}
-    features: [directory, mail, mail-send]
+    features: %s
     verifyInterval: 1h
   - key: unstarted
     tenantID: %s
@@ -101,7 +108,7 @@ credentials:
 store:
   path: %s
 `, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
-		creds.TenantID, creds.ClientID, secretFile, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"))
+		creds.TenantID, creds.ClientID, secretFile, features, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	mustWrite(t, cfgPath, yaml)
 
@@ -454,7 +461,7 @@ func TestSyncWaitShowsProgressAndASummaryAndFillsTheStore(t *testing.T) {
 }
 
 func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *testing.T) {
-	cfg := world(t)
+	cfg, _ := worldWithFeatures(t, "[directory, mail, mail-send, calendar]")
 	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
 		t.Fatalf("connect: %d %s", r.code, r.stderr)
 	}
@@ -478,6 +485,7 @@ func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *t
 		}
 		return out
 	}
+	// seen lists the mailboxes whose messages the viewer is shown.
 	seen := func(viewer string) map[string]bool {
 		t.Helper()
 		r := runStarter(t, cfg, "", "messages", "--tenant", "demo", "--as", viewer, "--limit", "100000", "--json")
@@ -488,6 +496,20 @@ func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *t
 		out := map[string]bool{}
 		for _, m := range msgs {
 			out[m.Mailbox] = true
+		}
+		return out
+	}
+	// seenCalendars lists the mailboxes whose events the viewer is shown.
+	seenCalendars := func(viewer string) map[string]bool {
+		t.Helper()
+		r := runStarter(t, cfg, "", "events", "--tenant", "demo", "--as", viewer, "--back", "2400h", "--ahead", "2400h", "--limit", "100000", "--json")
+		var events []domain.Event
+		if err := json.Unmarshal([]byte(r.stdout), &events); err != nil || r.code != exitOK {
+			t.Fatalf("events --as %s: exit %d %v\n%s", viewer, r.code, err, r.stderr)
+		}
+		out := map[string]bool{}
+		for _, e := range events {
+			out[e.Mailbox] = true
 		}
 		return out
 	}
@@ -519,6 +541,11 @@ func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *t
 	if got[peer.ID] {
 		t.Fatalf("%s sees their peer %s's mail", manager.UserPrincipalName, peer.UserPrincipalName)
 	}
+	// Every demo calendar has events this week: the manager sees exactly
+	// their team's calendars, through the same path as the mail.
+	if cals := seenCalendars(manager.UserPrincipalName); !maps.Equal(cals, want) {
+		t.Fatalf("%s sees the calendars of %d mailboxes, want their team's %d", manager.UserPrincipalName, len(cals), len(want))
+	}
 	if p := seen(peer.UserPrincipalName); len(p) == 0 || p[manager.ID] {
 		t.Fatalf("peer %s sees %v; want their own mailbox and their team only", peer.UserPrincipalName, p)
 	}
@@ -527,10 +554,17 @@ func TestMessagesShowsAManagerTheirTeamAPeerOnlyThemselvesAnAdminEverything(t *t
 	if all := seen(peer.UserPrincipalName); len(all) < len(got)+2 || !all[manager.ID] {
 		t.Fatalf("admin %s sees %d mailboxes", peer.UserPrincipalName, len(all))
 	}
+	if cals := seenCalendars(peer.UserPrincipalName); len(cals) != len(seed.Users) {
+		t.Fatalf("admin %s sees %d calendars of %d", peer.UserPrincipalName, len(cals), len(seed.Users))
+	}
 	// Asking for a mailbox outside one's view is refused, not empty.
 	r := runStarter(t, cfg, "", "messages", "--tenant", "demo", "--as", manager.UserPrincipalName, "--mailbox", peer.UserPrincipalName)
 	if r.code != exitNotFound || !strings.Contains(r.stderr, "may not see") {
 		t.Fatalf("manager asking for a peer's mailbox: exit %d %s", r.code, r.stderr)
+	}
+	r = runStarter(t, cfg, "", "events", "--tenant", "demo", "--as", manager.UserPrincipalName, "--mailbox", peer.UserPrincipalName)
+	if r.code != exitNotFound || !strings.Contains(r.stderr, "may not see") {
+		t.Fatalf("manager asking for a peer's calendar: exit %d %s", r.code, r.stderr)
 	}
 }
 

@@ -146,13 +146,22 @@ func (c *cli) progress(run client.WorkflowRun) (mailsync.Progress, error) {
 }
 
 func printSyncSummary(c *cli, res mailsync.Result) {
-	fmt.Fprintf(c.stdout, "Synced %d of %d mailboxes of %q: %d messages added, changed or removed in %d pages; %d users changed.\n",
-		res.MailboxesDone, res.MailboxesTotal, res.TenantKey, res.Items, res.Pages, res.Users)
+	fmt.Fprintf(c.stdout, "Synced %d of %d mailboxes of %q: %d items added, changed or removed (%d messages and settings, %d events, %d contacts) in %d pages; %d users and %d groups or memberships changed.\n",
+		res.MailboxesDone, res.MailboxesTotal, res.TenantKey, res.Items, res.Items-res.Events-res.Contacts, res.Events, res.Contacts, res.Pages, res.Users, res.Groups)
 	if res.Failures == 0 {
 		return
 	}
-	fmt.Fprintf(c.stdout, "%d folder(s) could not be synced; their cursors did not move and the next run retries them:\n", res.Failures)
+	fmt.Fprintf(c.stdout, "%d mailbox part(s) could not be synced; their cursors did not move and the next run retries them:\n", res.Failures)
 	for _, f := range res.FailedFolders {
-		fmt.Fprintf(c.stdout, "  mailbox %s folder %s: %s\n", f.Mailbox, f.Folder, f.Reason)
+		fmt.Fprintf(c.stdout, "  mailbox %s %s: %s\n", f.Mailbox, partName(f.Folder), f.Reason)
 	}
+}
+
+// partName names a failed part: a mail folder by its ID, the rest as the
+// activity named them ("(calendar)").
+func partName(part string) string {
+	if strings.HasPrefix(part, "(") {
+		return strings.Trim(part, "()")
+	}
+	return "folder " + part
 }

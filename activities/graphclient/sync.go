@@ -112,14 +112,20 @@ var errorMapping = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErro
 // replayed as given) and returns the body. mailbox names the mailbox the
 // request counts against ("" for tenant-wide resources such as users).
 func (s *session) getJSON(ctx context.Context, mailbox, rawURL string) ([]byte, error) {
+	return s.sendJSON(ctx, mailbox, abstractions.GET, rawURL, nil)
+}
+
+// sendJSON sends a request that is safe to repeat (a GET, or a $batch of
+// GETs) and returns the body.
+func (s *session) sendJSON(ctx context.Context, mailbox string, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
 	// kiota retries 429 and 5xx itself; a dropped connection it does not.
-	// A GET is safe to repeat, so a few quick retries here save the whole
-	// batch a Temporal retry for one reset.
+	// These requests are safe to repeat, so a few quick retries here save
+	// the whole batch a Temporal retry for one reset.
 	for attempt := 0; ; attempt++ {
-		body, err := s.getOnce(ctx, mailbox, rawURL)
+		out, err := s.sendOnce(ctx, mailbox, method, rawURL, body)
 		var ge *activities.GraphError
 		if err == nil || attempt == networkRetries || !errors.As(err, &ge) || ge.Kind != activities.KindUnavailable || ge.Status != 0 {
-			return body, err
+			return out, err
 		}
 		select {
 		case <-ctx.Done():
@@ -129,10 +135,10 @@ func (s *session) getJSON(ctx context.Context, mailbox, rawURL string) ([]byte, 
 	}
 }
 
-// networkRetries is how often a GET that lost its connection is repeated.
+// networkRetries is how often a request that lost its connection is repeated.
 const networkRetries = 3
 
-func (s *session) getOnce(ctx context.Context, mailbox, rawURL string) ([]byte, error) {
+func (s *session) sendOnce(ctx context.Context, mailbox string, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
 	release, err := s.limits.acquire(ctx, s.limitKey(mailbox))
 	if err != nil {
 		return nil, err
@@ -143,15 +149,19 @@ func (s *session) getOnce(ctx context.Context, mailbox, rawURL string) ([]byte, 
 		return nil, &activities.GraphError{Kind: activities.KindBadRequest, Message: "malformed link: " + err.Error()}
 	}
 	ri := abstractions.NewRequestInformation()
-	ri.Method = abstractions.GET
+	ri.Method = method
 	ri.SetUri(*u)
 	ri.Headers.Add("Accept", "application/json")
-	ri.Headers.Add("Prefer", "odata.maxpagesize="+strconv.Itoa(maxPageSize))
-	body, err := s.adapter.SendPrimitive(ctx, ri, "[]byte", errorMapping)
+	if body != nil {
+		ri.SetStreamContentAndContentType(body, "application/json")
+	} else {
+		ri.Headers.Add("Prefer", "odata.maxpagesize="+strconv.Itoa(maxPageSize))
+	}
+	out, err := s.adapter.SendPrimitive(ctx, ri, "[]byte", errorMapping)
 	if err != nil {
 		return nil, Classify(err)
 	}
-	b, _ := body.([]byte)
+	b, _ := out.([]byte)
 	return b, nil
 }
 
@@ -175,6 +185,49 @@ func decodePage[T any](body []byte, what string) (page[T], error) {
 
 type removed struct {
 	Reason string `json:"reason"`
+}
+
+// itemMeta is what every collection and delta item carries besides its
+// properties.
+type itemMeta struct {
+	ODataType string   `json:"@odata.type"`
+	ID        string   `json:"id"`
+	Removed   *removed `json:"@removed"`
+}
+
+func (m *itemMeta) meta() *itemMeta { return m }
+
+// decodeDelta decodes a delta page of items of one kind: every item must
+// have an id and one of types (or no type); removals are collected, the
+// rest converted (convert may refuse an item, naming it by index).
+func decodeDelta[G any, PG interface {
+	*G
+	meta() *itemMeta
+}, D any](body []byte, what string, types []string, convert func(i int, g *G) (D, error)) (activities.DeltaPage[D], error) {
+	p, err := decodePage[G](body, what)
+	if err != nil {
+		return activities.DeltaPage[D]{}, err
+	}
+	out := activities.DeltaPage[D]{NextLink: p.NextLink, DeltaLink: p.DeltaLink}
+	for i := range p.Value {
+		m := PG(&p.Value[i]).meta()
+		if m.ID == "" {
+			return out, malformedItem(what, i, "has no id")
+		}
+		if err := checkType(m.ODataType, types, what, i); err != nil {
+			return out, err
+		}
+		if m.Removed != nil {
+			out.Removed = append(out.Removed, m.ID)
+			continue
+		}
+		d, err := convert(i, &p.Value[i])
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, d)
+	}
+	return out, nil
 }
 
 type graphEmail struct {
@@ -209,15 +262,13 @@ func emails(rs []graphEmail) []domain.EmailAddress {
 const userSelect = "id,displayName,mail,userPrincipalName,accountEnabled,jobTitle,department,manager"
 
 type graphUser struct {
-	ODataType         string   `json:"@odata.type"`
-	ID                string   `json:"id"`
-	Removed           *removed `json:"@removed"`
-	DisplayName       string   `json:"displayName"`
-	Mail              string   `json:"mail"`
-	UserPrincipalName string   `json:"userPrincipalName"`
-	AccountEnabled    *bool    `json:"accountEnabled"`
-	JobTitle          string   `json:"jobTitle"`
-	Department        string   `json:"department"`
+	itemMeta
+	DisplayName       string `json:"displayName"`
+	Mail              string `json:"mail"`
+	UserPrincipalName string `json:"userPrincipalName"`
+	AccountEnabled    *bool  `json:"accountEnabled"`
+	JobTitle          string `json:"jobTitle"`
+	Department        string `json:"department"`
 	// ManagerDelta is present only when the manager link is reported:
 	// one entry with the manager's id, "@removed" when it was unset.
 	ManagerDelta []struct {
@@ -276,13 +327,12 @@ func (c *Client) UsersDelta(ctx context.Context, creds activities.Credentials, l
 
 // --- mail folders ----------------------------------------------------------
 
-// wellKnownName is not a v1.0 mailFolder property (only beta has it), so
-// well-known folders are not marked yet; see the README's sync section.
+// wellKnownName is not a v1.0 mailFolder property (only beta has it);
+// WellKnownFolders resolves the names instead.
 const folderSelect = "id,displayName,parentFolderId,childFolderCount,totalItemCount,unreadItemCount"
 
 type graphFolder struct {
-	ODataType        string `json:"@odata.type"`
-	ID               string `json:"id"`
+	itemMeta
 	DisplayName      string `json:"displayName"`
 	ParentFolderID   string `json:"parentFolderId"`
 	ChildFolderCount int    `json:"childFolderCount"`
@@ -362,9 +412,7 @@ func (d *graphDateTimeTimeZone) time() time.Time {
 }
 
 type graphMessage struct {
-	ODataType         string        `json:"@odata.type"`
-	ID                string        `json:"id"`
-	Removed           *removed      `json:"@removed"`
+	itemMeta
 	ParentFolderID    string        `json:"parentFolderId"`
 	ConversationID    string        `json:"conversationId"`
 	InternetMessageID string        `json:"internetMessageId"`
@@ -451,33 +499,16 @@ func (c *Client) MessagesDelta(ctx context.Context, creds activities.Credentials
 	if err != nil {
 		return activities.MessagesDeltaPage{}, err
 	}
-	p, err := decodePage[graphMessage](body, what)
-	if err != nil {
-		return activities.MessagesDeltaPage{}, err
-	}
-	out := activities.MessagesDeltaPage{NextLink: p.NextLink, DeltaLink: p.DeltaLink}
-	for i := range p.Value {
-		m := &p.Value[i]
-		if m.ID == "" {
-			return out, malformedItem(what, i, "has no id")
-		}
-		if err := checkType(m.ODataType, messageTypes, what, i); err != nil {
-			return out, err
-		}
-		if m.Removed != nil {
-			out.Removed = append(out.Removed, m.ID)
-			continue
-		}
+	return decodeDelta(body, what, messageTypes, func(_ int, m *graphMessage) (domain.Message, error) {
 		if !m.complete() {
 			full, err := c.message(ctx, s, mailbox, m.ID, sel)
 			if err != nil {
-				return out, err
+				return domain.Message{}, err
 			}
 			m = full
 		}
-		out.Messages = append(out.Messages, m.domain(mailbox, folderID))
-	}
-	return out, nil
+		return m.domain(mailbox, folderID), nil
+	})
 }
 
 // message fetches one message whole, for a delta item that came partial.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -44,6 +45,9 @@ func NewTenantDirectory(tenants []config.Tenant) activities.TenantDirectory {
 			ResolveSecret: func() (string, error) {
 				return config.ResolveSecret(ref, os.LookupEnv)
 			},
+			Features:       append([]string(nil), t.Features...),
+			CalendarPast:   time.Duration(t.CalendarPastDays) * 24 * time.Hour,
+			CalendarFuture: time.Duration(t.CalendarFutureDays) * 24 * time.Hour,
 		}
 	}
 	return d

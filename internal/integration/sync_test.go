@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/graphsim"
@@ -32,7 +33,7 @@ import (
 func newSyncHarness(t *testing.T, driver string) *harness {
 	t.Helper()
 	seed, creds := graphsim.DemoTenant()
-	h := newWorldFromSeed(t, seed, creds.ClientSecret, []string{"directory", "mail"}, time.Hour, randomKey(t))
+	h := newWorldFromSeed(t, seed, creds.ClientSecret, allSyncFeatures, time.Hour, randomKey(t))
 	if driver == config.StorePostgres {
 		dsnFile := filepath.Join(t.TempDir(), "store-dsn")
 		writeFile(t, dsnFile, postgresServer(t).Database(t))
@@ -173,6 +174,10 @@ func (h *harness) assertStoreEqualsSimulator(st store.Store) (users, messages in
 		}
 		users++
 	}
+	if slices.Contains(h.cfg.Tenants[0].Features, "calendar") {
+		groups, events, contacts := h.assertGroupsCalendarsContactsEqual(st)
+		h.t.Logf("store equals simulator: %d users, %d messages, %d groups, %d events, %d contacts", users, messages, groups, events, contacts)
+	}
 	return users, messages
 }
 
@@ -250,9 +255,10 @@ func syncIsExact(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	h.tenant.Users = h.tenant.Users[:len(h.tenant.Users)-1]
+	h.changeCalendarsContactsGroups()
 	second := h.syncRun(mailsync.Input{BatchSize: 8})
 	h.assertStoreEqualsSimulator(st)
-	if second.Items < 3 || second.Users < 1 {
+	if second.Items < 3 || second.Users < 1 || second.Events < 4 || second.Contacts < 3 || second.Groups < 2 {
 		t.Fatalf("second run %+v; want the new, deleted and moved messages and the removed user counted", second.Progress)
 	}
 
@@ -464,6 +470,36 @@ func TestAMalformedPageFailsOnlyItsFolderAndKeepsItsCursor(t *testing.T) {
 			t.Fatalf("%s: the rest of the tenant did not sync", name)
 		}
 	}
+	// A calendar page too: alice's calendar alone fails, named, and its
+	// cursor stays; an event elsewhere still syncs.
+	_, _, window := activities.CalendarWindow(time.Now(), days(30), days(180))
+	calKey := domain.CursorKey{Tenant: h.key, Mailbox: alice.ID, Kind: domain.CursorEvents, Scope: window}
+	calBefore, _, err := st.Cursor(context.Background(), calKey)
+	if err != nil || calBefore.Token == "" {
+		t.Fatalf("alice's calendar cursor: %+v %v", calBefore, err)
+	}
+	calLink, err := url.Parse(calBefore.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Truncate(time.Hour).Add(24 * time.Hour)
+	if _, err := h.sim.CreateEvent(tid, graphsim.EventSeed{Organizer: alice.Mail, Subject: "Pipeline sync", Start: start, End: start.Add(time.Hour),
+		Attendees: []graphsim.EventAttendeeSeed{{Address: bob.Mail}}}); err != nil {
+		t.Fatal(err)
+	}
+	fault := h.sim.InjectFault(graphsim.Fault{Method: "GET", Path: calLink.Path, Body: `{"value":[{"@odata.type":"#microsoft.graph.event","subject":"no id"}],"@odata.deltaLink":"` + calBefore.Token + `"}`})
+	res := h.syncRun(mailsync.Input{BatchSize: 8})
+	h.sim.RemoveFault(fault)
+	if res.Failures != 1 || res.FailedFolders[0].Mailbox != alice.ID || res.FailedFolders[0].Folder != "(calendar)" || !strings.Contains(res.FailedFolders[0].Reason, alice.ID) {
+		t.Fatalf("malformed calendar page: run reported %+v; want alice's calendar alone, named", res.FailedFolders)
+	}
+	if after, _, _ := st.Cursor(context.Background(), calKey); after.Token != calBefore.Token {
+		t.Fatal("the failed calendar's cursor moved")
+	}
+	bobsEvents, _ := st.Events(context.Background(), h.key, bob.ID)
+	if !slices.ContainsFunc(bobsEvents, func(e domain.Event) bool { return e.Subject == "Pipeline sync" }) {
+		t.Fatal("bob's calendar did not sync while alice's page was malformed")
+	}
 	if res := h.syncRun(mailsync.Input{BatchSize: 8}); res.Failures != 0 {
 		t.Fatalf("after the fault cleared: %+v", res.FailedFolders)
 	}
@@ -505,7 +541,7 @@ func TestMetadataSyncNeedsOnlyMailReadBasicAndStoresNoBody(t *testing.T) {
 func TestWorkerKilledMidSyncResumesAndEndsExact(t *testing.T) {
 	t.Parallel()
 	seed, creds := graphsim.DemoTenant()
-	h := newWorldFromSeed(t, seed, creds.ClientSecret, []string{"directory", "mail"}, time.Hour, randomKey(t))
+	h := newWorldFromSeed(t, seed, creds.ClientSecret, allSyncFeatures, time.Hour, randomKey(t))
 	st := h.openStore()
 	slow := h.sim.InjectFault(graphsim.Fault{Method: "GET", Path: "/v1.0/users/", Latency: 250 * time.Millisecond})
 	first := h.startWorkerProcess()

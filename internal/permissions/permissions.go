@@ -16,6 +16,7 @@ type Requirement struct {
 // appOnly lists the application permissions (token "roles") per feature.
 var appOnly = map[string][]Requirement{
 	"directory":        {{Permission: "User.Read.All", SatisfiedBy: []string{"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
+	"groups":           {{Permission: "GroupMember.Read.All", SatisfiedBy: []string{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"mail":             {{Permission: "Mail.ReadBasic.All", SatisfiedBy: []string{"Mail.Read", "Mail.ReadWrite"}}},
 	"mail-send":        {{Permission: "Mail.Send"}},
 	"calendar":         {{Permission: "Calendars.Read", SatisfiedBy: []string{"Calendars.ReadWrite"}}},
@@ -26,6 +27,7 @@ var appOnly = map[string][]Requirement{
 // delegated lists the delegated scopes (token "scp") per feature.
 var delegated = map[string][]Requirement{
 	"directory":        {{Permission: "User.ReadBasic.All", SatisfiedBy: []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
+	"groups":           {{Permission: "GroupMember.Read.All", SatisfiedBy: []string{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"mail":             {{Permission: "Mail.ReadBasic", SatisfiedBy: []string{"Mail.Read", "Mail.ReadWrite"}}},
 	"mail-send":        {{Permission: "Mail.Send"}},
 	"calendar":         {{Permission: "Calendars.Read", SatisfiedBy: []string{"Calendars.ReadWrite"}}},
@@ -35,7 +37,11 @@ var delegated = map[string][]Requirement{
 
 // Feature names, in the order the documentation lists them.
 const (
-	FeatureDirectory       = "directory"
+	FeatureDirectory = "directory"
+	// FeatureGroups syncs groups and their members (mailing lists and
+	// Microsoft 365 groups), so a message to a list is told from one to a
+	// person.
+	FeatureGroups          = "groups"
 	FeatureMail            = "mail"
 	FeatureMailSend        = "mail-send"
 	FeatureCalendar        = "calendar"
@@ -43,7 +49,7 @@ const (
 	FeatureContacts        = "contacts"
 )
 
-var featureOrder = []string{FeatureDirectory, FeatureMail, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts}
+var featureOrder = []string{FeatureDirectory, FeatureGroups, FeatureMail, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts}
 
 // Features lists every feature a tenant may enable, in documentation order.
 // It is the one list: configuration validation accepts exactly these.

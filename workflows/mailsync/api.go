@@ -98,9 +98,12 @@ type Progress struct {
 	Batches        int
 	BatchesDone    int
 	Users          int // users changed by the directory round
-	Items          int // messages inserted, updated or deleted
+	Groups         int // groups and memberships changed by the directory round
+	Items          int // items inserted, updated or deleted: messages, events, contacts, settings
+	Events         int // of Items, calendar events
+	Contacts       int // of Items, contacts
 	Pages          int
-	Failures       int // folders whose page was unusable (their cursors stayed)
+	Failures       int // mailbox parts (folders, calendars…) whose page was unusable (their cursors stayed)
 }
 
 // Result is the run's outcome.

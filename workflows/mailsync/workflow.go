@@ -71,6 +71,7 @@ func (r *run) run(ctx workflow.Context) (Result, error) {
 		return r.result(), err
 	}
 	r.progress.Users = dir.Changed
+	r.progress.Groups = dir.GroupsChanged
 	r.progress.Pages += dir.Pages
 
 	r.progress.Phase = "mailboxes"
@@ -146,6 +147,8 @@ func (r *run) record(res activities.SyncMailboxesResult) {
 	r.progress.MailboxesDone += res.Mailboxes
 	r.progress.Pages += res.Pages
 	r.progress.Items += res.Inserted + res.Updated + res.Deleted
+	r.progress.Events += res.Events
+	r.progress.Contacts += res.Contacts
 	r.progress.Failures += len(res.Failures)
 	for _, f := range res.Failures {
 		r.failures = append(r.failures, FolderFailure{Mailbox: f.Mailbox, Folder: f.Folder, Reason: f.Reason})
