@@ -28,9 +28,11 @@ func KeepAlive(ctx context.Context) (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		// No heartbeat at the start: the heartbeat timeout counts from the
+		// activity's start anyway, and a batch that ends within the first
+		// tick (an idle one) then costs no heartbeat action at all.
 		ticker := time.NewTicker(every)
 		defer ticker.Stop()
-		activity.RecordHeartbeat(ctx)
 		for {
 			select {
 			case <-done:

@@ -75,7 +75,11 @@ func (r *run) run(ctx workflow.Context) (Result, error) {
 	r.progress.Pages += dir.Pages
 
 	r.progress.Phase = "mailboxes"
-	batches := r.plan(dir.Mailboxes)
+	// Version 1 plans at most Parallel batches below the size cap (fewer
+	// activities, so fewer Temporal actions a cycle); runs started before
+	// keep the plan they began with.
+	planV := workflow.GetVersion(ctx, "batch-plan", workflow.DefaultVersion, 1)
+	batches := r.plan(dir.Mailboxes, planV)
 	r.progress.Batches = len(batches)
 	if r.in.Mailbox != "" {
 		r.progress.MailboxesTotal = 1
@@ -91,16 +95,21 @@ func (r *run) run(ctx workflow.Context) (Result, error) {
 }
 
 // plan splits the mailboxes into batch inputs.
-func (r *run) plan(mailboxes int) []activities.SyncMailboxesInput {
+func (r *run) plan(mailboxes int, version workflow.Version) []activities.SyncMailboxesInput {
 	base := activities.SyncMailboxesInput{TenantKey: r.in.TenantKey, CredentialVersion: r.in.CredentialVersion}
 	if r.in.Mailbox != "" {
 		base.Mailbox = r.in.Mailbox
 		return []activities.SyncMailboxesInput{base}
 	}
-	// Small tenants get smaller batches (about four rounds of Parallel), so
-	// progress moves in steps a person sees; large ones use BatchSize, so
-	// Temporal actions grow with batches, not mailboxes.
-	size := min(r.in.BatchSize, max(1, (mailboxes+r.in.Parallel*4-1)/(r.in.Parallel*4)))
+	// Temporal actions grow with batches, not mailboxes: a tenant gets
+	// Parallel batches (all running at once) until they reach BatchSize,
+	// then batches of BatchSize. Version 0 cut small tenants into about
+	// four rounds of Parallel, which cost actions for a finer progress bar.
+	rounds := 1
+	if version == workflow.DefaultVersion {
+		rounds = 4
+	}
+	size := min(r.in.BatchSize, max(1, (mailboxes+r.in.Parallel*rounds-1)/(r.in.Parallel*rounds)))
 	var out []activities.SyncMailboxesInput
 	for off := 0; off < mailboxes; off += size {
 		b := base

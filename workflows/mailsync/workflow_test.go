@@ -46,8 +46,9 @@ func TestEveryMailboxIsCoveredOnceAndBatchesScaleWithTheTenant(t *testing.T) {
 	for _, tc := range []struct {
 		mailboxes, wantBatches int
 	}{
-		{36, 12},     // small: batches of 3, progress moves visibly
-		{200, 16},    // batches of 13
+		{36, 4},      // small: one batch per parallel slot, 9 each
+		{200, 4},     // 4 batches of 50
+		{201, 5},     // past the cap: batches of 50
 		{10000, 200}, // large: the 50-mailbox cap, 200 activities a cycle
 		{0, 0},       // an empty directory syncs no mailbox
 	} {
