@@ -19,12 +19,13 @@ STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 # compile jobs keep a 2-core machine responsive without slowing the build.
 export GOFLAGS ?= -p=2
 
-.PHONY: help tools postgres build test vet fmt-check staticcheck workflowcheck demo temporal clean
+.PHONY: help tools postgres build test vet fmt-check staticcheck workflowcheck demo temporal bench clean
 
 help:
 	@echo "make demo   - run the demo: Temporal dev server + Web UI, Graph simulator, worker, demo tenant"
 	@echo "make test   - gofmt, vet, staticcheck, workflowcheck and every test (installs the Temporal CLI and staticcheck first)"
 	@echo "make build  - build worker, starter and graphsim into .bin/"
+	@echo "make bench  - sync benchmarks: outlookflow vs a no-Temporal floor and a naive loop; table + \$$BENCH_OUT (default bench/results.json)"
 	@echo "make tools  - install the Temporal CLI $(TEMPORAL_CLI_VERSION) and staticcheck $(STATICCHECK_VERSION) into .bin/"
 
 tools: $(TEMPORAL) $(STATICCHECK)
@@ -67,6 +68,18 @@ test: tools postgres fmt-check vet staticcheck workflowcheck
 
 demo: tools build
 	./scripts/demo.sh
+
+# Sync benchmarks (bench/): outlookflow side by side with a floor (same
+# adapter and store, no Temporal) and a naive script loop, on the Graph
+# simulator and a dev server. BENCH_SCALE=small for a quick run; the JSON
+# goes to BENCH_OUT. Missed targets are reported, errors fail.
+BENCH_OUT   ?= bench/results.json
+BENCH_SCALE ?= full
+BENCH_FLAGS ?=
+
+bench: $(TEMPORAL)
+	$(GO) build -o $(BIN)/bench ./bench
+	BENCH_OUT=$(BENCH_OUT) BENCH_SCALE=$(BENCH_SCALE) $(BIN)/bench $(BENCH_FLAGS)
 
 # A dev server alone, with outlookflow's search attributes (Web UI on :8233).
 temporal: $(TEMPORAL)

@@ -94,7 +94,11 @@ func (s *Server) putSyncState(st *syncState) string {
 	tok := newStateToken()
 	s.syncStates[tok] = st
 	s.syncOrder = append(s.syncOrder, tok)
-	for len(s.syncOrder) > maxSyncStates {
+	limit := s.maxSyncStates
+	if limit <= 0 {
+		limit = maxSyncStates
+	}
+	for len(s.syncOrder) > limit {
 		delete(s.syncStates, s.syncOrder[0])
 		s.syncOrder = s.syncOrder[1:]
 	}

@@ -86,6 +86,9 @@ type Server struct {
 	syncStates map[string]*syncState
 	syncOrder  []string
 	syncStatus int // SyncStateNotFound status: 410 or 400
+	// maxSyncStates bounds the token table (0: the maxSyncStates default);
+	// SetMaxSyncStates changes it.
+	maxSyncStates int
 
 	faultMu   sync.Mutex
 	faults    []*faultEntry
