@@ -15,7 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/internal/app"
+	"github.com/outlookflow/outlookflow/internal/codec"
+	"github.com/outlookflow/outlookflow/internal/logging"
 )
 
 // childFlag re-executes this binary as one system's sync engine.
@@ -267,4 +272,24 @@ func runSystem(ctx context.Context, spec childSpec) (childResult, error) {
 		return res, errors.New("sync reported failures: " + strings.Join(res.Failures, "; "))
 	}
 	return res, nil
+}
+
+// openChild opens what every system's child needs first: its log file, a
+// logger writing to it, and the payload keyring from the configuration.
+func openChild(spec childSpec, cfg *config.Config) (*os.File, *zap.Logger, codec.Keyring, error) {
+	lf, err := os.OpenFile(spec.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, codec.Keyring{}, err
+	}
+	log, err := logging.New("warn", "console", lf)
+	if err != nil {
+		lf.Close()
+		return nil, nil, codec.Keyring{}, err
+	}
+	ring, err := app.Keyring(cfg)
+	if err != nil {
+		lf.Close()
+		return nil, nil, codec.Keyring{}, err
+	}
+	return lf, log, ring, nil
 }

@@ -33,18 +33,8 @@ type floorEngine struct {
 }
 
 func newFloor(ctx context.Context, spec childSpec, cfg *config.Config) (engine, error) {
-	lf, err := os.OpenFile(spec.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	lf, log, ring, err := openChild(spec, cfg)
 	if err != nil {
-		return nil, err
-	}
-	log, err := logging.New("warn", "console", lf)
-	if err != nil {
-		lf.Close()
-		return nil, err
-	}
-	ring, err := app.Keyring(cfg)
-	if err != nil {
-		lf.Close()
 		return nil, err
 	}
 	vault, err := app.OpenVault(cfg, ring)

@@ -23,22 +23,10 @@ func (c *cli) eventsCommand() *cobra.Command {
 		Short: "List synced calendar events that a viewer may see: their own and their reports' (admins: all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if viewer == "" {
-				return usageError{fmt.Errorf("%s needs --as UPN: whose view of the calendars to show", cmd.CommandPath())}
-			}
-			if key == "" {
-				return usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
-			}
 			if limit <= 0 || ahead < 0 || back < 0 {
 				return usageError{fmt.Errorf("--limit must be positive and --ahead and --back not negative")}
 			}
-			if err := c.loadConfig(); err != nil {
-				return err
-			}
-			if _, err := c.tenantConfig(key); err != nil {
-				return err
-			}
-			view, st, err := c.openView(key, viewer, mailbox)
+			view, st, err := c.viewerCommand(cmd, key, viewer, mailbox, "calendars")
 			if err != nil {
 				return err
 			}

@@ -28,22 +28,10 @@ func (c *cli) messagesCommand() *cobra.Command {
 		Short: "List synced mail metadata that a viewer may see: their own and their reports' (admins: all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if viewer == "" {
-				return usageError{fmt.Errorf("%s needs --as UPN: whose view of the mail to show", cmd.CommandPath())}
-			}
 			if limit <= 0 || since < 0 {
 				return usageError{fmt.Errorf("--limit must be positive and --since not negative")}
 			}
-			if key == "" {
-				return usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
-			}
-			if err := c.loadConfig(); err != nil {
-				return err
-			}
-			if _, err := c.tenantConfig(key); err != nil {
-				return err
-			}
-			view, st, err := c.openView(key, viewer, mailbox)
+			view, st, err := c.viewerCommand(cmd, key, viewer, mailbox, "mail")
 			if err != nil {
 				return err
 			}
@@ -91,9 +79,23 @@ func (c *cli) messagesCommand() *cobra.Command {
 	return cmd
 }
 
-// openView opens the store and resolves what viewer may see in tenant key
-// (visibility.Open: the one query path); mailbox narrows it to one mailbox.
-func (c *cli) openView(key, viewer, mailbox string) (*visibility.View, store.Store, error) {
+// viewerCommand checks a viewer command's --tenant and --as, loads the
+// configuration, opens the store and resolves what viewer may see in tenant
+// key (visibility.Open: the one query path); mailbox narrows it to one
+// mailbox. what names the items for the usage message.
+func (c *cli) viewerCommand(cmd *cobra.Command, key, viewer, mailbox, what string) (*visibility.View, store.Store, error) {
+	if viewer == "" {
+		return nil, nil, usageError{fmt.Errorf("%s needs --as UPN: whose view of the %s to show", cmd.CommandPath(), what)}
+	}
+	if key == "" {
+		return nil, nil, usageError{fmt.Errorf("%s needs --tenant KEY", cmd.CommandPath())}
+	}
+	if err := c.loadConfig(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := c.tenantConfig(key); err != nil {
+		return nil, nil, err
+	}
 	st, err := app.OpenStore(c.ctx, c.cfg.Store)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the store: %w", err)
