@@ -99,8 +99,6 @@ type Sync struct {
 	Log     *zap.Logger
 	// MailboxParallelism is how many mailboxes one batch syncs at once.
 	MailboxParallelism int
-	// Bodies stores message bodies too (needs Mail.Read); off by default.
-	Bodies bool
 }
 
 // parentsFirst orders folders so every parent precedes its children (the

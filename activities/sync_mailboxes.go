@@ -261,7 +261,7 @@ func (j mailboxJob) folder(ctx context.Context, mailbox, folderID string) (round
 	return follow(ctx, j.Store, sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID},
 		func(m domain.Message) string { return m.ID },
 		func(link string) (MessagesDeltaPage, error) {
-			return j.Graph.MessagesDelta(ctx, j.creds, mailbox, folderID, link, j.Bodies)
+			return j.Graph.MessagesDelta(ctx, j.creds, mailbox, folderID, link, j.settings.Has(permissions.FeatureMailBodies))
 		},
 		func(p MessagesDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyMessages(ctx, store.MessagesPage{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID, Upserts: p.Items, Removed: p.Removed, Next: p.next()})

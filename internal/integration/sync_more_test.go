@@ -319,3 +319,44 @@ func TestConcurrentSyncsOfOneMailboxKeepToFourRequestsInFlight(t *testing.T) {
 	}
 	h.assertStoreEqualsSimulator(st)
 }
+
+// TestBodiesAreStoredOnlyWithTheMailBodiesFeatureAndNeverReachTemporal:
+// with the mail-bodies feature (and Mail.Read granted) every message's body
+// is in the store, equal to the simulator's; the sync run's Temporal
+// history holds no body text, raw or decoded through the codec.
+func TestBodiesAreStoredOnlyWithTheMailBodiesFeatureAndNeverReachTemporal(t *testing.T) {
+	t.Parallel()
+	seed, creds := graphsim.DemoTenant()
+	seed.Apps[0].GrantedRoles = append(seed.Apps[0].GrantedRoles, "Mail.Read")
+	h := newWorldFromSeed(t, seed, creds.ClientSecret, []string{"directory", "mail", "mail-bodies"}, time.Hour, randomKey(t))
+	h.startWorker()
+	st := h.openStore()
+	alice, bob := h.tenant.Users[3], h.tenant.Users[4]
+	const secretText = "the merger closes on Friday; tell no one"
+	if _, err := h.sim.DeliverMessage(h.tenant.TenantID, alice.ID, graphsim.MessageSeed{Subject: "Confidential", From: bob.Mail, BodyText: secretText}); err != nil {
+		t.Fatal(err)
+	}
+	_, id := h.syncRunWithID(mailsync.Input{})
+	_, messages := h.assertStoreEqualsSimulator(st)
+	all, err := st.Messages(context.Background(), store.MessageQuery{Tenant: h.key})
+	if err != nil || len(all) != messages {
+		t.Fatalf("%d stored messages of %d, %v", len(all), messages, err)
+	}
+	found := false
+	for _, m := range all {
+		if m.Body == nil || m.Body.Content == "" {
+			t.Fatalf("message %s was stored without its body", m.ID)
+		}
+		found = found || strings.Contains(m.Body.Content, secretText)
+	}
+	if !found {
+		t.Fatal("the delivered message's body is not in the store")
+	}
+	scan := scanHistory(t, h.client, id, h.codecEndpoint())
+	if scan.rawContains(secretText) || scan.decodedContains(secretText) || scan.decodedContains("Confidential") {
+		t.Fatal("mail content reached the sync run's Temporal history")
+	}
+	if !scan.decodedContains(h.key) {
+		t.Fatal("the decoded history does not even hold the tenant key: the scan proves nothing")
+	}
+}

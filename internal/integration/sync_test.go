@@ -63,6 +63,13 @@ func postgresServer(t *testing.T) *pgtest.Server {
 // syncRun runs one sync of the harness's tenant to its end.
 func (h *harness) syncRun(in mailsync.Input) mailsync.Result {
 	h.t.Helper()
+	res, _ := h.syncRunWithID(in)
+	return res
+}
+
+// syncRunWithID is syncRun that also returns the run's workflow ID.
+func (h *harness) syncRunWithID(in mailsync.Input) (mailsync.Result, string) {
+	h.t.Helper()
 	in.TenantKey = h.key
 	id := mailsync.WorkflowID(h.key, fmt.Sprintf("test-%d", tenantKeys.Add(1)))
 	run, err := h.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
@@ -77,7 +84,7 @@ func (h *harness) syncRun(in mailsync.Input) mailsync.Result {
 	if err := run.Get(ctx, &res); err != nil {
 		h.t.Fatalf("sync run %s: %v", id, err)
 	}
-	return res
+	return res, id
 }
 
 func (h *harness) openStore() store.Store {

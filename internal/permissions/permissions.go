@@ -18,6 +18,7 @@ var appOnly = map[string][]Requirement{
 	"directory":        {{Permission: "User.Read.All", SatisfiedBy: []string{"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"groups":           {{Permission: "GroupMember.Read.All", SatisfiedBy: []string{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"mail":             {{Permission: "Mail.ReadBasic.All", SatisfiedBy: []string{"Mail.Read", "Mail.ReadWrite"}}},
+	"mail-bodies":      {{Permission: "Mail.Read", SatisfiedBy: []string{"Mail.ReadWrite"}}},
 	"mail-send":        {{Permission: "Mail.Send"}},
 	"calendar":         {{Permission: "Calendars.Read", SatisfiedBy: []string{"Calendars.ReadWrite"}}},
 	"mailbox-settings": {{Permission: "MailboxSettings.Read", SatisfiedBy: []string{"MailboxSettings.ReadWrite"}}},
@@ -29,6 +30,7 @@ var delegated = map[string][]Requirement{
 	"directory":        {{Permission: "User.ReadBasic.All", SatisfiedBy: []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"groups":           {{Permission: "GroupMember.Read.All", SatisfiedBy: []string{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}}},
 	"mail":             {{Permission: "Mail.ReadBasic", SatisfiedBy: []string{"Mail.Read", "Mail.ReadWrite"}}},
+	"mail-bodies":      {{Permission: "Mail.Read", SatisfiedBy: []string{"Mail.ReadWrite"}}},
 	"mail-send":        {{Permission: "Mail.Send"}},
 	"calendar":         {{Permission: "Calendars.Read", SatisfiedBy: []string{"Calendars.ReadWrite"}}},
 	"mailbox-settings": {{Permission: "MailboxSettings.Read", SatisfiedBy: []string{"MailboxSettings.ReadWrite"}}},
@@ -41,15 +43,18 @@ const (
 	// FeatureGroups syncs groups and their members (mailing lists and
 	// Microsoft 365 groups), so a message to a list is told from one to a
 	// person.
-	FeatureGroups          = "groups"
-	FeatureMail            = "mail"
+	FeatureGroups = "groups"
+	FeatureMail   = "mail"
+	// FeatureMailBodies stores message bodies too (in the store, never in
+	// Temporal payloads); without it the sync is metadata only.
+	FeatureMailBodies      = "mail-bodies"
 	FeatureMailSend        = "mail-send"
 	FeatureCalendar        = "calendar"
 	FeatureMailboxSettings = "mailbox-settings"
 	FeatureContacts        = "contacts"
 )
 
-var featureOrder = []string{FeatureDirectory, FeatureGroups, FeatureMail, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts}
+var featureOrder = []string{FeatureDirectory, FeatureGroups, FeatureMail, FeatureMailBodies, FeatureMailSend, FeatureCalendar, FeatureMailboxSettings, FeatureContacts}
 
 // Features lists every feature a tenant may enable, in documentation order.
 // It is the one list: configuration validation accepts exactly these.
