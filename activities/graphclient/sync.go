@@ -329,58 +329,14 @@ func (c *Client) UsersDelta(ctx context.Context, creds activities.Credentials, l
 
 // wellKnownName is not a v1.0 mailFolder property (only beta has it);
 // WellKnownFolders resolves the names instead.
-const folderSelect = "id,displayName,parentFolderId,childFolderCount,totalItemCount,unreadItemCount"
+const folderSelect = "id,displayName,parentFolderId,totalItemCount,unreadItemCount"
 
 type graphFolder struct {
 	itemMeta
-	DisplayName      string `json:"displayName"`
-	ParentFolderID   string `json:"parentFolderId"`
-	ChildFolderCount int    `json:"childFolderCount"`
-	TotalItemCount   int    `json:"totalItemCount"`
-	UnreadItemCount  int    `json:"unreadItemCount"`
-}
-
-// MailFolders lists every mail folder of a mailbox, child folders at any
-// depth included, top-level first.
-func (c *Client) MailFolders(ctx context.Context, creds activities.Credentials, mailbox string) ([]domain.MailFolder, error) {
-	s, err := c.session(creds)
-	if err != nil {
-		return nil, err
-	}
-	var out []domain.MailFolder
-	queue := []string{c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders", url.Values{"$select": {folderSelect}, "$top": {"250"}})}
-	for len(queue) > 0 {
-		link := queue[0]
-		queue = queue[1:]
-		for link != "" {
-			body, err := s.getJSON(ctx, mailbox, link)
-			if err != nil {
-				return nil, err
-			}
-			p, err := decodePage[graphFolder](body, "mail folders of "+mailbox)
-			if err != nil {
-				return nil, err
-			}
-			for i, f := range p.Value {
-				if f.ID == "" {
-					return nil, malformedItem("mail folders of "+mailbox, i, "has no id")
-				}
-				if err := checkType(f.ODataType, []string{"#microsoft.graph.mailFolder", "#microsoft.graph.mailSearchFolder"}, "mail folders of "+mailbox, i); err != nil {
-					return nil, err
-				}
-				out = append(out, domain.MailFolder{
-					ID: f.ID, Mailbox: mailbox, ParentFolderID: f.ParentFolderID, DisplayName: f.DisplayName,
-					TotalItemCount: f.TotalItemCount, UnreadItemCount: f.UnreadItemCount,
-				})
-				if f.ChildFolderCount > 0 {
-					queue = append(queue, c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/"+url.PathEscape(f.ID)+"/childFolders",
-						url.Values{"$select": {folderSelect}, "$top": {"250"}}))
-				}
-			}
-			link = p.NextLink
-		}
-	}
-	return out, nil
+	DisplayName     string `json:"displayName"`
+	ParentFolderID  string `json:"parentFolderId"`
+	TotalItemCount  int    `json:"totalItemCount"`
+	UnreadItemCount int    `json:"unreadItemCount"`
 }
 
 // --- messages --------------------------------------------------------------
