@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -212,7 +211,11 @@ func (j mailboxJob) mail(ctx context.Context, mailbox string, res *SyncMailboxes
 			names[f.ID] = f.WellKnownName
 		}
 	}
-	if !slices.Contains(slices.Collect(maps.Values(names)), domain.FolderInbox) {
+	hasInbox := false
+	for _, f := range stored {
+		hasInbox = hasInbox || f.WellKnownName == domain.FolderInbox
+	}
+	if !hasInbox {
 		resolved, err := j.Graph.WellKnownFolders(ctx, j.creds, mailbox)
 		if err := res.part(mailbox, "(well-known folders)", err); err != nil {
 			return err

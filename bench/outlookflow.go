@@ -14,7 +14,6 @@ import (
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/internal/codec"
-	"github.com/outlookflow/outlookflow/internal/logging"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
 )
 
@@ -37,7 +36,7 @@ func newOutlookflow(ctx context.Context, spec childSpec, cfg *config.Config) (en
 		return nil, err
 	}
 	hb := &atomic.Int64{}
-	c, err := dialCounting(ctx, cfg.Temporal.Address, cfg.Temporal.Namespace, ring, log, hb)
+	c, err := dialCounting(ctx, cfg, ring, log, hb)
 	if err != nil {
 		lf.Close()
 		return nil, err
@@ -56,31 +55,17 @@ func newOutlookflow(ctx context.Context, spec childSpec, cfg *config.Config) (en
 	return &outlookflowEngine{spec: spec, taskQueue: cfg.Temporal.TaskQueue, client: c, workers: w, logFile: lf, heartbeats: hb}, nil
 }
 
-// dialCounting is app.DialWithKeyring (the same data and failure
-// converters, the same logger bridge) plus a gRPC interceptor counting the
+// dialCounting is app.DialWithKeyring plus a gRPC interceptor counting the
 // activity heartbeats that reach the server.
-func dialCounting(ctx context.Context, hostPort, namespace string, ring codec.Keyring, log *zap.Logger, heartbeats *atomic.Int64) (client.Client, error) {
-	dc, err := codec.NewDataConverter(ring)
-	if err != nil {
-		return nil, err
-	}
-	fc, err := codec.NewFailureConverter(ring)
-	if err != nil {
-		return nil, err
-	}
+func dialCounting(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger, heartbeats *atomic.Int64) (client.Client, error) {
 	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if strings.HasSuffix(method, "/RecordActivityTaskHeartbeat") || strings.HasSuffix(method, "/RecordActivityTaskHeartbeatById") {
 			heartbeats.Add(1)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	return client.DialContext(ctx, client.Options{
-		HostPort:          hostPort,
-		Namespace:         namespace,
-		DataConverter:     dc,
-		FailureConverter:  fc,
-		Logger:            logging.NewTemporalLogger(log),
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(count)}},
+	return app.DialWithKeyring(ctx, cfg, ring, log, func(o *client.Options) {
+		o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(count))
 	})
 }
 

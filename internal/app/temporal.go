@@ -43,8 +43,9 @@ func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 }
 
 // DialWithKeyring is DialTemporal for callers that already resolved the keys
-// (the worker also serves the codec endpoint with them).
-func DialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger) (client.Client, error) {
+// (the worker also serves the codec endpoint with them). adjust, if given,
+// edits the client options last (the benchmark adds a counting interceptor).
+func DialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring, log *zap.Logger, adjust ...func(*client.Options)) (client.Client, error) {
 	dc, err := codec.NewDataConverter(ring)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,9 @@ func DialWithKeyring(ctx context.Context, cfg *config.Config, ring codec.Keyring
 			return nil, err
 		}
 		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	for _, f := range adjust {
+		f(&opts)
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
