@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/domain"
@@ -359,4 +361,70 @@ func TestBodiesAreStoredOnlyWithTheMailBodiesFeatureAndNeverReachTemporal(t *tes
 	if !scan.decodedContains(h.key) {
 		t.Fatal("the decoded history does not even hold the tenant key: the scan proves nothing")
 	}
+}
+
+// TestDeltaStateLostInTheMiddleOfARunEndsExact: Graph forgets every delta
+// token while a sync run is under way (some mailboxes done, others not;
+// mail was deleted meanwhile, which only a from-scratch round can notice):
+// the rest of the run resyncs what it must and the store ends exact.
+func TestDeltaStateLostInTheMiddleOfARunEndsExact(t *testing.T) {
+	t.Parallel()
+	h := newSyncHarness(t, config.StoreSQLite)
+	st := h.openStore()
+	h.syncRun(mailsync.Input{BatchSize: 4, Parallel: 1})
+	tid := h.tenant.TenantID
+	for _, u := range h.tenant.Users[20:] {
+		inbox, err := h.sim.Mailbox(tid, u.ID, "inbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inbox) > 0 {
+			if err := h.sim.DeleteMessage(tid, u.ID, inbox[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h.sim.SetLatency(graphsim.Latency{Fixed: 20 * time.Millisecond})
+	id := mailsync.WorkflowID(h.key, "lost-mid-run")
+	run, err := h.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: id, TaskQueue: mailsync.TaskQueue(h.cfg.Temporal.TaskQueue),
+	}, mailsync.WorkflowName, mailsync.Input{TenantKey: h.key, BatchSize: 4, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	var at mailsync.Progress
+	for {
+		v, err := h.client.QueryWorkflow(context.Background(), id, "", mailsync.QueryProgress)
+		if err == nil && v.Get(&at) == nil && at.MailboxesDone > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never finished a batch")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := h.sim.ExpireDeltaTokens(tid); err != nil {
+		t.Fatal(err)
+	}
+	var res mailsync.Result
+	if err := run.Get(context.Background(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if at.MailboxesDone >= res.MailboxesTotal {
+		t.Fatalf("the tokens expired after the run had synced every mailbox (%d); the test proved nothing", at.MailboxesDone)
+	}
+	h.assertStoreEqualsSimulator(st)
+	cursors, err := st.Cursors(context.Background(), h.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resynced := 0
+	for _, c := range cursors {
+		resynced += c.Resyncs
+	}
+	if resynced == 0 {
+		t.Fatal("no cursor was resynced: the tokens did not expire mid-run")
+	}
+	t.Logf("tokens lost after %d of %d mailboxes: %d cursors resynced, store exact", at.MailboxesDone, res.MailboxesTotal, resynced)
 }
