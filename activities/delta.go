@@ -17,7 +17,7 @@ import (
 type deltaRound[P interface{ next() store.Next }] struct {
 	key domain.CursorKey
 	// fetch reads one page: link is the saved next or delta link, "" to
-	// start from scratch.
+	// start from scratch. Rounds a mailbox batch drives have none.
 	fetch func(link string) (P, error)
 	// save stores a page with its cursor. fromScratch says the round
 	// started from scratch, so the page's IDs must be kept for the sweep.
@@ -53,57 +53,92 @@ type errStore struct{ err error }
 func (e errStore) Error() string { return e.err.Error() }
 func (e errStore) Unwrap() error { return e.err }
 
-// follow runs r to the end of its round. A lost token (SyncStateNotFound)
-// resets the cursor and starts over once; Graph errors come back as the
-// adapter gave them, store errors wrapped in errStore.
-func follow[P interface{ next() store.Next }](ctx context.Context, st store.Store, r deltaRound[P]) (roundResult, error) {
-	var res roundResult
+// walk is a deltaRound under way: where it stands and what it did. It
+// moves one answer at a time (take), so rounds can be driven one request
+// after another (follow) or many in one $batch (a mailbox's parts).
+type walk[P interface{ next() store.Next }] struct {
+	r  deltaRound[P]
+	st store.Store
+	// link is the next request's link; complete says it is a delta link
+	// (the last round finished), "" means from scratch.
+	link        string
+	complete    bool
+	fromScratch bool
+	resynced    bool
+	done        bool
+	res         roundResult
+}
+
+// startWalk reads the round's saved cursor.
+func startWalk[P interface{ next() store.Next }](ctx context.Context, st store.Store, r deltaRound[P]) (*walk[P], error) {
 	cur, _, err := st.Cursor(ctx, r.key)
 	if err != nil {
-		return res, errStore{retryable("reading cursor "+r.key.String(), err)}
+		return nil, errStore{retryable("reading cursor "+r.key.String(), err)}
 	}
-	link := cur.Token
-	fromScratch := link == ""
-	if fromScratch && r.begin != nil {
+	w := &walk[P]{r: r, st: st, link: cur.Token, complete: cur.Complete && cur.Token != "", fromScratch: cur.Token == ""}
+	if w.fromScratch && r.begin != nil {
 		r.begin()
 	}
-	resynced := false
-	for {
-		page, err := r.fetch(link)
-		if lost(err) && !resynced {
-			resynced = true
-			if err := st.ResetCursor(ctx, r.key); err != nil {
-				return res, errStore{retryable("resetting cursor "+r.key.String(), err)}
-			}
-			link, fromScratch = "", true
-			if r.begin != nil {
-				r.begin()
-			}
-			continue
+	return w, nil
+}
+
+// take moves the walk on by one answer: the page Graph gave for w.link, or
+// its error. A lost token (SyncStateNotFound) resets the cursor and starts
+// over once; any other error ends the walk and comes back — Graph errors as
+// the adapter gave them, store errors wrapped in errStore.
+func (w *walk[P]) take(ctx context.Context, page P, err error) error {
+	if lost(err) && !w.resynced {
+		w.resynced = true
+		if err := w.st.ResetCursor(ctx, w.r.key); err != nil {
+			w.done = true
+			return errStore{retryable("resetting cursor "+w.r.key.String(), err)}
 		}
-		if err != nil {
-			return res, err
+		w.link, w.complete, w.fromScratch = "", false, true
+		if w.r.begin != nil {
+			w.r.begin()
 		}
-		counts, err := r.save(page, fromScratch)
-		if err != nil {
-			return res, errStore{retryable("saving a page for cursor "+r.key.String(), err)}
-		}
-		res.Pages++
-		res.add(counts)
-		next := page.next()
-		if !next.Complete {
-			link = next.Token
-			continue
-		}
-		if fromScratch && r.sweep != nil {
-			counts, err := r.sweep(next.Token)
-			if err != nil {
-				return res, errStore{retryable("sweeping for cursor "+r.key.String(), err)}
-			}
-			res.add(counts)
-		}
-		return res, nil
+		return nil
 	}
+	if err != nil {
+		w.done = true
+		return err
+	}
+	counts, err := w.r.save(page, w.fromScratch)
+	if err != nil {
+		w.done = true
+		return errStore{retryable("saving a page for cursor "+w.r.key.String(), err)}
+	}
+	w.res.Pages++
+	w.res.add(counts)
+	next := page.next()
+	if !next.Complete {
+		w.link, w.complete = next.Token, false
+		return nil
+	}
+	w.done = true
+	if w.fromScratch && w.r.sweep != nil {
+		counts, err := w.r.sweep(next.Token)
+		if err != nil {
+			return errStore{retryable("sweeping for cursor "+w.r.key.String(), err)}
+		}
+		w.res.add(counts)
+	}
+	return nil
+}
+
+// follow runs r to the end of its round, one request after another.
+func follow[P interface{ next() store.Next }](ctx context.Context, st store.Store, r deltaRound[P]) (roundResult, error) {
+	w, err := startWalk(ctx, st, r)
+	if err != nil {
+		return roundResult{}, err
+	}
+	for !w.done {
+		page, err := r.fetch(w.link)
+		if err := w.take(ctx, page, err); err != nil {
+			return w.res, err
+		}
+	}
+	return w.res, nil
 }
 
 // sweptRound is the deltaRound of a per-mailbox kind the store lists: a

@@ -20,19 +20,46 @@ import (
 // decoded into domain types), tests use fakes.
 type SyncGraph interface {
 	UsersDelta(ctx context.Context, creds Credentials, link string) (UsersDeltaPage, error)
-	// FoldersDelta reads a mailbox's mail-folder delta: every folder at any
-	// depth in a first round, then what changed.
-	FoldersDelta(ctx context.Context, creds Credentials, mailbox, link string) (FoldersDeltaPage, error)
 	// WellKnownFolders maps folder IDs to well-known names (inbox,
 	// sentitems…), which v1.0's folder properties do not carry.
 	WellKnownFolders(ctx context.Context, creds Credentials, mailbox string) (map[string]string, error)
-	MessagesDelta(ctx context.Context, creds Credentials, mailbox, folderID, link string, bodies bool) (MessagesDeltaPage, error)
+	// MailboxDeltas reads one page for each of a mailbox's delta cursors
+	// in reqs (at most 20), in one $batch round trip. Each answer holds
+	// its page or the error Graph gave for that request alone; the call's
+	// own error is one that fails them all (network, token, throttling
+	// that outlasted the in-call retries).
+	MailboxDeltas(ctx context.Context, creds Credentials, mailbox string, reqs []DeltaRequest) ([]DeltaAnswer, error)
 	GroupsDelta(ctx context.Context, creds Credentials, link string) (GroupsDeltaPage, error)
-	// EventsDelta reads calendarView delta over [from, to); a link carries
-	// its window, so from and to matter only when link is "".
-	EventsDelta(ctx context.Context, creds Credentials, mailbox string, from, to time.Time, link string) (EventsDeltaPage, error)
-	ContactsDelta(ctx context.Context, creds Credentials, mailbox, link string) (ContactsDeltaPage, error)
 	MailboxSettings(ctx context.Context, creds Credentials, mailbox string) (domain.MailboxSettings, error)
+}
+
+// DeltaRequest asks for the next page of one of a mailbox's delta cursors.
+type DeltaRequest struct {
+	// Kind is CursorFolders (the mail-folder delta), CursorMessages (a
+	// folder's message delta), CursorEvents (calendarView delta) or
+	// CursorContacts (the default contact folder's delta).
+	Kind domain.CursorKind
+	// Link is the saved next or delta link; "" starts from scratch.
+	Link string
+	// Folder is the mail folder of a CursorMessages request.
+	Folder string
+	// Bodies asks a CursorMessages round started from scratch for message
+	// bodies too (Mail.Read; a link carries what its round asked for).
+	Bodies bool
+	// From and To bound a CursorEvents round started from scratch; a link
+	// carries its window.
+	From, To time.Time
+}
+
+// DeltaAnswer is a DeltaRequest's page, in the field of its Kind, or Err:
+// what Graph answered for that request alone (a lost token, a folder that
+// is gone, a malformed page).
+type DeltaAnswer struct {
+	Folders  FoldersDeltaPage
+	Messages MessagesDeltaPage
+	Events   EventsDeltaPage
+	Contacts ContactsDeltaPage
+	Err      error
 }
 
 // UsersDeltaPage is one page of users delta.

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -158,21 +159,32 @@ type mailboxJob struct {
 	now      time.Time
 }
 
-// mailbox brings one mailbox up to date, part by part.
+// mailbox brings one mailbox up to date. Its delta cursors — the folder
+// list, each folder's messages, the calendar window, contacts — are its
+// parts; they move together, one page each per $batch round trip, so an
+// idle mailbox costs one round trip and a first sync a few.
 func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesResult, error) {
 	res := SyncMailboxesResult{Mailboxes: 1}
+	b := &mailboxBatch{job: j, mailbox: mailbox, res: &res}
 	if j.settings.Has(permissions.FeatureMail) {
-		if err := j.mail(ctx, mailbox, &res); err != nil {
+		if err := b.addMail(ctx); err != nil {
 			return res, err
 		}
 	}
 	if j.settings.Has(permissions.FeatureCalendar) {
-		r, err := j.calendar(ctx, mailbox)
-		res.addRound(r)
-		res.Events += r.changed()
-		if err := res.part(mailbox, "(calendar)", err); err != nil {
+		if err := b.addCalendar(ctx); err != nil {
 			return res, err
 		}
+	}
+	if j.settings.Has(permissions.FeatureContacts) {
+		if err := b.addContacts(ctx); err != nil {
+			return res, err
+		}
+	}
+	err := b.run(ctx)
+	b.count()
+	if err != nil {
+		return res, err
 	}
 	if j.settings.Has(permissions.FeatureMailboxSettings) {
 		changed, err := j.mailboxSettings(ctx, mailbox)
@@ -181,24 +193,166 @@ func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesR
 			return res, err
 		}
 	}
-	if j.settings.Has(permissions.FeatureContacts) {
-		r, err := j.contacts(ctx, mailbox)
-		res.addRound(r)
-		res.Contacts += r.changed()
-		if err := res.part(mailbox, "(contacts)", err); err != nil {
-			return res, err
+	return res, nil
+}
+
+// Batch sizing. A batch holds at most 20 requests (Graph's limit) and
+// about batchItemBudget items by estimate, so a mailbox in flight holds a
+// few thousand items in memory, not 20 full pages.
+const (
+	maxBatchRequests = 20
+	batchItemBudget  = 3000
+	fullPage         = 1000 // what a nextLink or an unknown first page may bring
+	idlePage         = 20   // what a delta link usually brings
+)
+
+// mailboxPart is one of a mailbox's delta cursors, walked in the mailbox's
+// batches.
+type mailboxPart struct {
+	name string // in failures: a folder ID, or "(calendar)", "(folder list)"…
+	kind domain.CursorKind
+	// size estimates a first page (a folder's item count), 0 if unknown.
+	size int
+	walk interface {
+		position() (link string, complete bool)
+	}
+	request func(link string) DeltaRequest
+	take    func(ctx context.Context, a DeltaAnswer) error
+	result  func() roundResult
+	// finished: its round ended; failed: Graph's answer for it was set
+	// aside; dropped: its folder is gone.
+	finished, failed, dropped bool
+}
+
+func (p *mailboxPart) over() bool { return p.finished || p.failed || p.dropped }
+
+// estimate is how many items the part's next page may bring.
+func (p *mailboxPart) estimate() int {
+	switch link, complete := p.walk.position(); {
+	case complete:
+		return idlePage
+	case link == "" && p.size > 0:
+		return min(p.size, fullPage)
+	default:
+		return fullPage
+	}
+}
+
+func (w *walk[P]) position() (string, bool) { return w.link, w.complete }
+
+// newPart binds a round to its place in a batch: request turns its link
+// into a DeltaRequest, pick takes its page out of an answer.
+func newPart[P interface{ next() store.Next }](ctx context.Context, st store.Store, name string, kind domain.CursorKind, r deltaRound[P],
+	request func(link string) DeltaRequest, pick func(DeltaAnswer) P) (*mailboxPart, error) {
+	w, err := startWalk(ctx, st, r)
+	if err != nil {
+		return nil, err
+	}
+	p := &mailboxPart{name: name, kind: kind, walk: w, request: request, result: func() roundResult { return w.res }}
+	p.take = func(ctx context.Context, a DeltaAnswer) error {
+		err := w.take(ctx, pick(a), a.Err)
+		p.finished = w.done
+		return err
+	}
+	return p, nil
+}
+
+// mailboxBatch drives one mailbox's parts.
+type mailboxBatch struct {
+	job     mailboxJob
+	mailbox string
+	res     *SyncMailboxesResult
+	parts   []*mailboxPart
+	// folders holds a message part per folder, by folder ID.
+	folders map[string]*mailboxPart
+}
+
+// run sends the parts' next requests in batches until every part is over.
+// A part whose answer setAside accepts becomes a failure; anything else
+// ends the mailbox (Temporal retries it and the saved cursors resume it).
+func (b *mailboxBatch) run(ctx context.Context) error {
+	for {
+		var batch []*mailboxPart
+		items := 0
+		for _, p := range b.parts {
+			if p.over() || len(batch) == maxBatchRequests {
+				continue
+			}
+			if e := p.estimate(); len(batch) == 0 || items+e <= batchItemBudget {
+				batch = append(batch, p)
+				items += e
+			}
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		reqs := make([]DeltaRequest, len(batch))
+		for i, p := range batch {
+			link, _ := p.walk.position()
+			reqs[i] = p.request(link)
+		}
+		answers, err := b.job.Graph.MailboxDeltas(ctx, b.job.creds, b.mailbox, reqs)
+		if err != nil {
+			if _, ok := setAside(err); !ok {
+				return b.res.part(b.mailbox, "", err)
+			}
+			// The batch's answer as a whole is unusable: its parts
+			// stop for this run, their cursors where they were.
+			for _, p := range batch {
+				_ = b.res.part(b.mailbox, p.name, err)
+				p.failed = true
+			}
+			continue
+		}
+		if len(answers) != len(batch) {
+			return ToTemporal(fmt.Errorf("mailbox %s: %d answers for %d requests", b.mailbox, len(answers), len(batch)))
+		}
+		// The folder list comes first in parts, so a folder it removes
+		// is dropped before its own answer in this batch is used.
+		for i, p := range batch {
+			if p.dropped {
+				continue
+			}
+			if err := p.take(ctx, answers[i]); err != nil {
+				if err := b.res.part(b.mailbox, p.name, err); err != nil {
+					return err
+				}
+				p.failed = true
+			}
 		}
 	}
-	return res, nil
+}
+
+// count adds the parts' rounds to the mailbox's result.
+func (b *mailboxBatch) count() {
+	for _, p := range b.parts {
+		if p.dropped {
+			continue
+		}
+		r := p.result()
+		b.res.addRound(r)
+		switch p.kind {
+		case domain.CursorEvents:
+			b.res.Events += r.changed()
+		case domain.CursorContacts:
+			b.res.Contacts += r.changed()
+		case domain.CursorMessages:
+			if !p.failed {
+				b.res.Folders++
+			}
+		}
+	}
 }
 
 // legacyListingToken is the folders cursor an earlier version saved after
 // a full listing; the folder delta starts from scratch after it.
 const legacyListingToken = "listing"
 
-// mail syncs a mailbox's folders through folder delta, then each folder's
-// messages through message delta.
-func (j mailboxJob) mail(ctx context.Context, mailbox string, res *SyncMailboxesResult) error {
+// addMail adds the folder list (folder delta) and a message delta per
+// stored folder; folders the folder delta adds or removes gain or lose
+// their part as its pages arrive.
+func (b *mailboxBatch) addMail(ctx context.Context) error {
+	j, mailbox := b.job, b.mailbox
 	stored, err := j.Store.Folders(ctx, j.tenant, mailbox)
 	if err != nil {
 		return retryable("reading folders", err)
@@ -206,30 +360,22 @@ func (j mailboxJob) mail(ctx context.Context, mailbox string, res *SyncMailboxes
 	// Well-known names are resolved once per mailbox (one $batch); the
 	// folder delta does not carry them, so every upsert keeps the stored one.
 	names := make(map[string]string, len(stored))
+	hasInbox := false
 	for _, f := range stored {
 		if f.WellKnownName != "" {
 			names[f.ID] = f.WellKnownName
 		}
-	}
-	hasInbox := false
-	for _, f := range stored {
 		hasInbox = hasInbox || f.WellKnownName == domain.FolderInbox
 	}
 	if !hasInbox {
 		resolved, err := j.Graph.WellKnownFolders(ctx, j.creds, mailbox)
-		if err := res.part(mailbox, "(well-known folders)", err); err != nil {
+		if err := b.res.part(mailbox, "(well-known folders)", err); err != nil {
 			return err
 		}
 		maps.Copy(names, resolved)
 	}
-	folders, err := follow(ctx, j.Store, sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorFolders},
-		func(f domain.MailFolder) string { return f.ID },
-		func(link string) (FoldersDeltaPage, error) {
-			if link == legacyListingToken {
-				link = ""
-			}
-			return j.Graph.FoldersDelta(ctx, j.creds, mailbox, link)
-		},
+	round := sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorFolders},
+		func(f domain.MailFolder) string { return f.ID }, nil,
 		func(p FoldersDeltaPage) (store.Counts, error) {
 			for i := range p.Items {
 				p.Items[i].WellKnownName = names[p.Items[i].ID]
@@ -238,40 +384,85 @@ func (j mailboxJob) mail(ctx context.Context, mailbox string, res *SyncMailboxes
 		},
 		// What the store held before this round: a from-scratch round
 		// that does not list a folder means it is gone.
-		func() ([]domain.MailFolder, error) { return stored, nil }))
-	res.Pages += folders.Pages
-	if err := res.part(mailbox, "(folder list)", err); err != nil {
+		func() ([]domain.MailFolder, error) { return stored, nil })
+	list, err := newPart(ctx, j.Store, "(folder list)", domain.CursorFolders, round,
+		func(link string) DeltaRequest {
+			if link == legacyListingToken {
+				link = ""
+			}
+			return DeltaRequest{Kind: domain.CursorFolders, Link: link}
+		},
+		func(a DeltaAnswer) FoldersDeltaPage { return a.Folders })
+	if err != nil {
 		return err
 	}
-	if folders.changed() > 0 {
-		if stored, err = j.Store.Folders(ctx, j.tenant, mailbox); err != nil {
-			return retryable("reading folders", err)
-		}
-	}
-	for _, f := range stored {
-		r, err := j.folder(ctx, mailbox, f.ID)
-		res.addRound(r)
-		if err := res.part(mailbox, f.ID, err); err != nil {
+	take := list.take
+	list.take = func(ctx context.Context, a DeltaAnswer) error {
+		before := list.result().changed()
+		if err := take(ctx, a); err != nil {
 			return err
 		}
-		res.Folders++
+		if list.result().changed() == before {
+			return nil
+		}
+		folders, err := j.Store.Folders(ctx, j.tenant, mailbox)
+		if err != nil {
+			return errStore{retryable("reading folders", err)}
+		}
+		return b.setFolders(ctx, folders)
+	}
+	b.parts = append(b.parts, list)
+	return b.setFolders(ctx, stored)
+}
+
+// setFolders gives each folder a message part and drops the parts of
+// folders that are gone.
+func (b *mailboxBatch) setFolders(ctx context.Context, folders []domain.MailFolder) error {
+	if b.folders == nil {
+		b.folders = map[string]*mailboxPart{}
+	}
+	present := make(map[string]bool, len(folders))
+	for _, f := range folders {
+		present[f.ID] = true
+		if _, ok := b.folders[f.ID]; ok {
+			continue
+		}
+		p, err := b.folderPart(ctx, f)
+		if err != nil {
+			return err
+		}
+		b.folders[f.ID] = p
+		b.parts = append(b.parts, p)
+	}
+	for id, p := range b.folders {
+		if !present[id] {
+			p.dropped = true
+		}
 	}
 	return nil
 }
 
-// folder follows one folder's message delta to the end of its round.
-func (j mailboxJob) folder(ctx context.Context, mailbox, folderID string) (roundResult, error) {
-	return follow(ctx, j.Store, sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID},
-		func(m domain.Message) string { return m.ID },
-		func(link string) (MessagesDeltaPage, error) {
-			return j.Graph.MessagesDelta(ctx, j.creds, mailbox, folderID, link, j.settings.Has(permissions.FeatureMailBodies))
-		},
+// folderPart walks one folder's message delta.
+func (b *mailboxBatch) folderPart(ctx context.Context, f domain.MailFolder) (*mailboxPart, error) {
+	j, mailbox, folderID := b.job, b.mailbox, f.ID
+	bodies := j.settings.Has(permissions.FeatureMailBodies)
+	round := sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID},
+		func(m domain.Message) string { return m.ID }, nil,
 		func(p MessagesDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyMessages(ctx, store.MessagesPage{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID, Upserts: p.Items, Removed: p.Removed, Next: p.next()})
 		},
 		func() ([]domain.Message, error) {
 			return j.Store.Messages(ctx, store.MessageQuery{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID})
-		}))
+		})
+	p, err := newPart(ctx, j.Store, folderID, domain.CursorMessages, round,
+		func(link string) DeltaRequest {
+			return DeltaRequest{Kind: domain.CursorMessages, Folder: folderID, Link: link, Bodies: bodies}
+		},
+		func(a DeltaAnswer) MessagesDeltaPage { return a.Messages })
+	if p != nil {
+		p.size = f.TotalItemCount
+	}
+	return p, err
 }
 
 // CalendarWindow is the calendar window the sync keeps at now: anchored on
@@ -287,16 +478,14 @@ func CalendarWindow(now time.Time, past, future time.Duration) (from, to time.Ti
 	return from, to, from.Format("2006-01-02") + "/" + to.Format("2006-01-02")
 }
 
-// calendar follows the mailbox's calendarView delta over this week's
+// addCalendar adds the mailbox's calendarView delta over this week's
 // window. A new window starts from scratch; its sweep drops events the
 // window no longer holds and the cursors of earlier windows.
-func (j mailboxJob) calendar(ctx context.Context, mailbox string) (roundResult, error) {
+func (b *mailboxBatch) addCalendar(ctx context.Context) error {
+	j, mailbox := b.job, b.mailbox
 	from, to, window := CalendarWindow(j.now, j.settings.CalendarPast, j.settings.CalendarFuture)
 	key := domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: window}
-	round := sweptRound(key, func(e domain.Event) string { return e.ID },
-		func(link string) (EventsDeltaPage, error) {
-			return j.Graph.EventsDelta(ctx, j.creds, mailbox, from, to, link)
-		},
+	round := sweptRound(key, func(e domain.Event) string { return e.ID }, nil,
 		func(p EventsDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyEvents(ctx, store.EventsPage{Tenant: j.tenant, Mailbox: mailbox, Window: window, Upserts: p.Items, Removed: p.Removed, Next: p.next()})
 		},
@@ -309,20 +498,35 @@ func (j mailboxJob) calendar(ctx context.Context, mailbox string) (roundResult, 
 		}
 		return counts, err
 	}
-	return follow(ctx, j.Store, round)
+	p, err := newPart(ctx, j.Store, "(calendar)", domain.CursorEvents, round,
+		func(link string) DeltaRequest {
+			return DeltaRequest{Kind: domain.CursorEvents, Link: link, From: from, To: to}
+		},
+		func(a DeltaAnswer) EventsDeltaPage { return a.Events })
+	if err != nil {
+		return err
+	}
+	b.parts = append(b.parts, p)
+	return nil
 }
 
-// contacts follows the delta of the mailbox's default contacts folder.
-func (j mailboxJob) contacts(ctx context.Context, mailbox string) (roundResult, error) {
-	return follow(ctx, j.Store, sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorContacts},
-		func(c domain.Contact) string { return c.ID },
-		func(link string) (ContactsDeltaPage, error) {
-			return j.Graph.ContactsDelta(ctx, j.creds, mailbox, link)
-		},
+// addContacts adds the delta of the mailbox's default contacts folder.
+func (b *mailboxBatch) addContacts(ctx context.Context) error {
+	j, mailbox := b.job, b.mailbox
+	round := sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorContacts},
+		func(c domain.Contact) string { return c.ID }, nil,
 		func(p ContactsDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyContacts(ctx, store.ContactsPage{Tenant: j.tenant, Mailbox: mailbox, Upserts: p.Items, Removed: p.Removed, Next: p.next()})
 		},
-		func() ([]domain.Contact, error) { return j.Store.Contacts(ctx, j.tenant, mailbox) }))
+		func() ([]domain.Contact, error) { return j.Store.Contacts(ctx, j.tenant, mailbox) })
+	p, err := newPart(ctx, j.Store, "(contacts)", domain.CursorContacts, round,
+		func(link string) DeltaRequest { return DeltaRequest{Kind: domain.CursorContacts, Link: link} },
+		func(a DeltaAnswer) ContactsDeltaPage { return a.Contacts })
+	if err != nil {
+		return err
+	}
+	b.parts = append(b.parts, p)
+	return nil
 }
 
 // mailboxSettings reads and saves the mailbox's settings (Graph has no delta

@@ -58,7 +58,7 @@ func (b *bench) measure(ctx context.Context, scenario string, s *systemState, ex
 	reqs := w.countRequests(t)
 	w.sim.ClearRequests()
 
-	row := Row{Scenario: scenario, System: s.system, WallS: cr.WallSeconds, GraphRequests: reqs.graph, TokenRequests: reqs.token,
+	row := Row{Scenario: scenario, System: s.system, WallS: cr.WallSeconds, GraphRequests: reqs.graph, GraphItems: reqs.items, TokenRequests: reqs.token,
 		PeakRSSBytes: cr.PeakRSSBytes, CPUS: cr.CPUSeconds, SyncCPUS: cr.SyncCPUSeconds, Mailboxes: len(t.mailboxes), ChangedReported: cr.Changed, Pages: cr.Pages}
 	if scenario != scCPU {
 		row.LatencyFixedMs = float64(b.o.LatencyFixed.Microseconds()) / 1000
@@ -110,6 +110,7 @@ func (b *bench) measure(ctx context.Context, scenario string, s *systemState, ex
 		row.CPUS += row.SyncCPUS * (f - 1) // startup once, the sync scaled
 		row.SyncCPUS *= f
 		row.GraphRequests = reqs.graph - reqs.mailbox + int(float64(reqs.mailbox)*f+0.5)
+		row.GraphItems = row.GraphRequests
 		if !exp.idle && len(exp.changes) == 0 {
 			row.Items = t.messages // it stores messages only, no events
 		}
@@ -121,6 +122,7 @@ func (b *bench) measure(ctx context.Context, scenario string, s *systemState, ex
 	msgs := t.messages
 	if scenario == scInitial || scenario == scCPU {
 		row.GraphRequestsPer1kMessages = float64(row.GraphRequests) / (float64(msgs) / 1000)
+		row.GraphItemsPer1kMessages = float64(row.GraphItems) / (float64(msgs) / 1000)
 		row.CPUMsPer1kMessages = row.SyncCPUS * 1000 / (float64(msgs) / 1000)
 	}
 	if row.Mailboxes > 0 && s.system == sysOutlookflow {
@@ -128,6 +130,7 @@ func (b *bench) measure(ctx context.Context, scenario string, s *systemState, ex
 	}
 	if row.Cursors > 0 && exp.idle {
 		row.GraphRequestsPerCursor = float64(row.GraphRequests) / float64(row.Cursors)
+		row.GraphItemsPerCursor = float64(row.GraphItems) / float64(row.Cursors)
 	}
 	if reqs.lost > 0 {
 		row.LostDeltaTokens = reqs.lost

@@ -189,7 +189,10 @@ func (w *world) writeConfig(path string, t *benchTenant, taskQueue, storePath st
 // since the last ClearRequests: Graph requests (/v1.0), of which those
 // addressed to one mailbox (/users/{id}/...), and token requests.
 type requestCount struct {
-	graph, mailbox, token int
+	// graph counts HTTPS round trips to Graph (a $batch is one); items
+	// counts requests as Graph's limits do (each $batch item, not the
+	// envelope).
+	graph, items, mailbox, token int
 	// lost counts delta requests answered SyncStateNotFound (410): rounds
 	// that restarted from scratch.
 	lost int
@@ -203,7 +206,15 @@ func (w *world) countRequests(t *benchTenant) requestCount {
 		}
 		switch {
 		case strings.HasPrefix(r.Path, "/v1.0/"):
-			c.graph++
+			// mailbox counts what the naive loop's scaling multiplies;
+			// it sends no $batch, so items and round trips agree there.
+			if !r.BatchItem {
+				c.graph++
+			}
+			if r.Path == "/v1.0/$batch" {
+				continue
+			}
+			c.items++
 			if r.Status == 410 {
 				c.lost++
 			}

@@ -188,6 +188,7 @@ type requestJSON struct {
 	TenantID        string    `json:"tenantId,omitempty"`
 	ContentEncoding string    `json:"contentEncoding,omitempty"`
 	FaultID         string    `json:"faultId,omitempty"`
+	BatchItem       bool      `json:"batchItem,omitempty"`
 }
 
 type messageJSONOut struct {
@@ -200,7 +201,10 @@ type messageJSONOut struct {
 	IsRead     bool      `json:"isRead"`
 	BodyText   string    `json:"bodyText"`
 	Folder     string    `json:"folder"`
+	FolderID   string    `json:"folderId"`
 	Importance string    `json:"importance"`
+	Categories []string  `json:"categories,omitempty"`
+	FlagStatus string    `json:"flagStatus,omitempty"`
 }
 
 func controlError(w http.ResponseWriter, err error) {

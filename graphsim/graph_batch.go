@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // JSON batching: POST /v1.0/$batch (graph-behavior §7 "$batch", S48;
@@ -322,6 +323,26 @@ var batchDroppedRequestHeaders = map[string]bool{
 // answer.
 func (s *Server) runBatchItem(outer *http.Request, p *principal, it batchItem) batchResult {
 	info := &requestInfo{tenantID: p.tenantID}
+	rec := RequestRecord{Time: time.Now(), Method: it.method, BatchItem: true, TenantID: p.tenantID}
+	if u, err := url.Parse("/v1.0/" + strings.TrimLeft(it.url, "/")); err == nil {
+		rec.Path, rec.RawQuery = u.Path, u.RawQuery
+	}
+	for _, h := range it.headers {
+		switch http.CanonicalHeaderKey(h[0]) {
+		case "Client-Request-Id":
+			rec.ClientRequestID = h[1]
+		case "Retry-Attempt":
+			rec.RetryAttempt = h[1]
+		}
+	}
+	res := s.serveBatchItem(outer, p, info, it)
+	rec.Status, rec.FaultID = res.status, info.faultID
+	s.appendRecord(rec)
+	return res
+}
+
+// serveBatchItem runs one item through the simulator's own routing.
+func (s *Server) serveBatchItem(outer *http.Request, p *principal, info *requestInfo, it batchItem) batchResult {
 	ctx := context.WithValue(outer.Context(), requestInfoKey{}, info)
 	rec := newBatchRecorder()
 	u, err := url.Parse("/v1.0/" + strings.TrimLeft(it.url, "/"))

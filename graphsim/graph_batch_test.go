@@ -159,13 +159,27 @@ func TestBatch_WellKnownFoldersMixed200And404InDocumentedShape(t *testing.T) {
 		t.Errorf("conversationhistory in batch: %d %s; alone: %s", r.Status, r.Body, alone)
 	}
 
-	// The request log records HTTP requests on the wire: the one $batch.
-	recs := e.sim.Requests()
-	if len(recs) < 1 || recs[0].Method != http.MethodPost || recs[0].Path != "/v1.0/$batch" || recs[0].Status != 200 || recs[0].TenantID != e.creds.TenantID {
-		t.Errorf("request log %+v, want the POST /v1.0/$batch first", recs)
+	// The request log records the one $batch on the wire and each of its
+	// items, marked as such, with what it answered.
+	var envelopes, items, directs int
+	for _, r := range e.sim.Requests() {
+		switch {
+		case r.Path == "/v1.0/$batch":
+			envelopes++
+			if r.Method != http.MethodPost || r.Status != 200 || r.TenantID != e.creds.TenantID || r.BatchItem {
+				t.Errorf("batch record %+v", r)
+			}
+		case r.BatchItem:
+			items++
+			if r.TenantID != e.creds.TenantID || r.Status == 0 || !strings.HasPrefix(r.Path, "/v1.0/") {
+				t.Errorf("item record %+v", r)
+			}
+		case strings.HasPrefix(r.Path, "/v1.0/users"):
+			directs++ // the direct conversationhistory GET
+		}
 	}
-	if n := len(requestsTo(e.sim, "", "/v1.0/users")); n != 1 { // the direct conversationhistory GET only
-		t.Errorf("%d /v1.0/users records, want 1: items are not wire requests", n)
+	if envelopes != 1 || items != len(m) || directs != 1 {
+		t.Errorf("request log: %d batches, %d items (want %d), %d direct requests; want 1, %d, 1", envelopes, items, len(m), directs, len(m))
 	}
 }
 

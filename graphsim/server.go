@@ -125,6 +125,10 @@ type RequestRecord struct {
 	TenantID        string // from the identity path, or the Graph token's tid
 	ContentEncoding string // request Content-Encoding, e.g. "gzip"
 	FaultID         string // the injected fault that answered, if any
+	// BatchItem marks a request that came inside a $batch: it counts
+	// against Graph's limits like any other, but was no HTTP request of
+	// its own (the POST /v1.0/$batch that carried it is recorded too).
+	BatchItem bool
 }
 
 // Start generates a CA and leaf certificate, writes ca.pem, and serves TLS.

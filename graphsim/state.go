@@ -159,7 +159,10 @@ type Message struct {
 	IsRead     bool
 	BodyText   string
 	Folder     string // well-known folder name, e.g. "inbox"
+	FolderID   string
 	Importance string
+	Categories []string
+	FlagStatus string // notFlagged | flagged | complete
 }
 
 // wellKnownFolders are the folders every simulated mailbox has, in the order
@@ -300,9 +303,11 @@ func (m *message) toPublic() Message {
 		IsRead:     m.isRead,
 		BodyText:   m.textBody(),
 		Importance: m.importance,
+		Categories: append([]string(nil), m.categories...),
+		FlagStatus: m.flagStatus,
 	}
 	if m.folder != nil {
-		pm.Folder = m.folder.wellKnown
+		pm.Folder, pm.FolderID = m.folder.wellKnown, m.folder.id
 	}
 	for _, r := range m.to {
 		pm.To = append(pm.To, r.Address)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -22,7 +23,7 @@ const (
 )
 
 type mailboxLimit struct {
-	slots    chan struct{}
+	slots    *semaphore.Weighted
 	rate     *rate.Limiter
 	lastUsed time.Time
 }
@@ -34,21 +35,25 @@ type mailboxLimits struct {
 	sweeps int
 }
 
-// acquire waits for the mailbox's rate and a free slot; release gives the slot back.
-func (l *mailboxLimits) acquire(ctx context.Context, key string) (release func(), err error) {
+// acquire waits until the mailbox's budget allows requests more Graph
+// requests and their slots are free; release gives the slots back. A
+// $batch of n requests to one mailbox counts n against the rate and takes
+// min(n, 4) slots, since Graph runs up to 4 of its items at once (§7); the
+// slots are taken all at once, so two batches never hold half each.
+func (l *mailboxLimits) acquire(ctx context.Context, key string, requests int) (release func(), err error) {
 	if key == "" {
 		return func() {}, nil
 	}
+	requests = max(requests, 1)
 	ml := l.get(key)
-	if err := ml.rate.Wait(ctx); err != nil {
+	if err := ml.rate.WaitN(ctx, min(requests, mailboxBurst)); err != nil {
 		return nil, err
 	}
-	select {
-	case ml.slots <- struct{}{}:
-		return func() { <-ml.slots }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	slots := int64(min(requests, mailboxConcurrency))
+	if err := ml.slots.Acquire(ctx, slots); err != nil {
+		return nil, err
 	}
+	return func() { ml.slots.Release(slots) }, nil
 }
 
 func (l *mailboxLimits) get(key string) *mailboxLimit {
@@ -61,7 +66,7 @@ func (l *mailboxLimits) get(key string) *mailboxLimit {
 	ml, ok := l.m[key]
 	if !ok {
 		ml = &mailboxLimit{
-			slots: make(chan struct{}, mailboxConcurrency),
+			slots: semaphore.NewWeighted(mailboxConcurrency),
 			rate:  rate.NewLimiter(rate.Every(mailboxRatePeriod/mailboxRequests), mailboxBurst),
 		}
 		l.m[key] = ml
@@ -71,7 +76,7 @@ func (l *mailboxLimits) get(key string) *mailboxLimit {
 	// only while they are being synced.
 	if l.sweeps++; l.sweeps%1024 == 0 {
 		for k, v := range l.m {
-			if now.Sub(v.lastUsed) > mailboxLimitIdleTTL && len(v.slots) == 0 {
+			if now.Sub(v.lastUsed) > mailboxLimitIdleTTL && v.slots.TryAcquire(mailboxConcurrency) {
 				delete(l.m, k)
 			}
 		}

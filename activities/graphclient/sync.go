@@ -112,17 +112,18 @@ var errorMapping = abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErro
 // replayed as given) and returns the body. mailbox names the mailbox the
 // request counts against ("" for tenant-wide resources such as users).
 func (s *session) getJSON(ctx context.Context, mailbox, rawURL string) ([]byte, error) {
-	return s.sendJSON(ctx, mailbox, abstractions.GET, rawURL, nil)
+	return s.sendJSON(ctx, mailbox, 1, abstractions.GET, rawURL, nil)
 }
 
 // sendJSON sends a request that is safe to repeat (a GET, or a $batch of
-// GETs) and returns the body.
-func (s *session) sendJSON(ctx context.Context, mailbox string, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
+// GETs) and returns the body. requests is how many Graph requests it
+// carries (a $batch's items) for the mailbox's limits.
+func (s *session) sendJSON(ctx context.Context, mailbox string, requests int, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
 	// kiota retries 429 and 5xx itself; a dropped connection it does not.
 	// These requests are safe to repeat, so a few quick retries here save
 	// the whole batch a Temporal retry for one reset.
 	for attempt := 0; ; attempt++ {
-		out, err := s.sendOnce(ctx, mailbox, method, rawURL, body)
+		out, err := s.sendOnce(ctx, mailbox, requests, method, rawURL, body)
 		var ge *activities.GraphError
 		if err == nil || attempt == networkRetries || !errors.As(err, &ge) || ge.Kind != activities.KindUnavailable || ge.Status != 0 {
 			return out, err
@@ -138,8 +139,8 @@ func (s *session) sendJSON(ctx context.Context, mailbox string, method abstracti
 // networkRetries is how often a request that lost its connection is repeated.
 const networkRetries = 3
 
-func (s *session) sendOnce(ctx context.Context, mailbox string, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
-	release, err := s.limits.acquire(ctx, s.limitKey(mailbox))
+func (s *session) sendOnce(ctx context.Context, mailbox string, requests int, method abstractions.HttpMethod, rawURL string, body []byte) ([]byte, error) {
+	release, err := s.limits.acquire(ctx, s.limitKey(mailbox), requests)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +342,7 @@ type graphFolder struct {
 
 // --- messages --------------------------------------------------------------
 
-const messageSelect = "id,parentFolderId,conversationId,internetMessageId,from,sender,toRecipients,ccRecipients,bccRecipients," +
+const messageMetadata = "id,parentFolderId,conversationId,internetMessageId,from,sender,toRecipients,ccRecipients,bccRecipients," +
 	"subject,receivedDateTime,sentDateTime,importance,isRead,isDraft,flag,categories,hasAttachments"
 
 type graphDateTimeTimeZone struct {
@@ -434,30 +435,27 @@ func (m *graphMessage) domain(mailbox, folderID string) domain.Message {
 	return out
 }
 
-// MessagesDelta reads one page of a folder's message delta: link is the
-// saved next or delta link, "" to start a full round. With bodies, the body
+// messagesDeltaURL starts a folder's message delta. With bodies, the body
 // is requested too (it needs Mail.Read; metadata alone works with
 // Mail.ReadBasic.All).
-func (c *Client) MessagesDelta(ctx context.Context, creds activities.Credentials, mailbox, folderID, link string, bodies bool) (activities.MessagesDeltaPage, error) {
-	s, err := c.session(creds)
-	if err != nil {
-		return activities.MessagesDeltaPage{}, err
-	}
-	sel := messageSelect
+func (c *Client) messagesDeltaURL(mailbox, folderID string, bodies bool) string {
+	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/"+url.PathEscape(folderID)+"/messages/delta", url.Values{"$select": {messageSelect(bodies)}})
+}
+
+func messageSelect(bodies bool) string {
 	if bodies {
-		sel += ",body"
+		return messageMetadata + ",body"
 	}
-	if link == "" {
-		link = c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/"+url.PathEscape(folderID)+"/messages/delta", url.Values{"$select": {sel}})
-	}
+	return messageMetadata
+}
+
+// decodeMessages decodes a page of a folder's message delta. An item that
+// came partial is fetched whole (with the body if the page carried bodies).
+func (c *Client) decodeMessages(ctx context.Context, s *session, body []byte, mailbox, folderID string) (activities.MessagesDeltaPage, error) {
 	what := fmt.Sprintf("message delta of mailbox %s folder %s", mailbox, folderID)
-	body, err := s.getJSON(ctx, mailbox, link)
-	if err != nil {
-		return activities.MessagesDeltaPage{}, err
-	}
 	return decodeDelta(body, what, messageTypes, func(_ int, m *graphMessage) (domain.Message, error) {
 		if !m.complete() {
-			full, err := c.message(ctx, s, mailbox, m.ID, sel)
+			full, err := c.message(ctx, s, mailbox, m.ID, messageSelect(m.Body != nil))
 			if err != nil {
 				return domain.Message{}, err
 			}

@@ -1,7 +1,6 @@
 package graphclient
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"time"
@@ -70,23 +69,15 @@ func (e *graphEvent) domain(mailbox string) domain.Event {
 	return out
 }
 
-// EventsDelta reads one page of a mailbox's calendarView delta over
-// [from, to): link is the saved next or delta link (it carries the window),
-// "" to start a full round.
-func (c *Client) EventsDelta(ctx context.Context, creds activities.Credentials, mailbox string, from, to time.Time, link string) (activities.EventsDeltaPage, error) {
-	s, err := c.session(creds)
-	if err != nil {
-		return activities.EventsDeltaPage{}, err
-	}
-	if link == "" {
-		link = c.graphURL("/users/"+url.PathEscape(mailbox)+"/calendarView/delta", url.Values{
-			"startDateTime": {from.UTC().Format(time.RFC3339)}, "endDateTime": {to.UTC().Format(time.RFC3339)}})
-	}
+// eventsDeltaURL starts a mailbox's calendarView delta over [from, to);
+// its links carry the window.
+func (c *Client) eventsDeltaURL(mailbox string, from, to time.Time) string {
+	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/calendarView/delta", url.Values{
+		"startDateTime": {from.UTC().Format(time.RFC3339)}, "endDateTime": {to.UTC().Format(time.RFC3339)}})
+}
+
+func decodeEvents(body []byte, mailbox string) (activities.EventsDeltaPage, error) {
 	what := fmt.Sprintf("calendar delta of mailbox %s", mailbox)
-	body, err := s.getJSON(ctx, mailbox, link)
-	if err != nil {
-		return activities.EventsDeltaPage{}, err
-	}
 	return decodeDelta(body, what, []string{"#microsoft.graph.event"}, func(i int, e *graphEvent) (domain.Event, error) {
 		if e.Start == nil || e.End == nil {
 			return domain.Event{}, malformedItem(what, i, "has no start or end")

@@ -46,24 +46,13 @@ func (ct *graphContact) domain(mailbox string) domain.Contact {
 	return out
 }
 
-// ContactsDelta reads one page of the delta of a mailbox's default contacts
-// folder: link is the saved next or delta link, "" to start a full round.
-// /users/{id}/contacts/delta is the default folder's delta (the SDK has a
-// builder for it; the documented form needs the folder's ID first).
-func (c *Client) ContactsDelta(ctx context.Context, creds activities.Credentials, mailbox, link string) (activities.ContactsDeltaPage, error) {
-	s, err := c.session(creds)
-	if err != nil {
-		return activities.ContactsDeltaPage{}, err
-	}
-	if link == "" {
-		link = c.graphURL("/users/"+url.PathEscape(mailbox)+"/contacts/delta", url.Values{"$select": {contactSelect}})
-	}
-	what := fmt.Sprintf("contacts delta of mailbox %s", mailbox)
-	body, err := s.getJSON(ctx, mailbox, link)
-	if err != nil {
-		return activities.ContactsDeltaPage{}, err
-	}
-	return decodeDelta(body, what, []string{"#microsoft.graph.contact"}, func(_ int, ct *graphContact) (domain.Contact, error) {
+// contactsDeltaURL starts the delta of a mailbox's default contact folder.
+func (c *Client) contactsDeltaURL(mailbox string) string {
+	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/contacts/delta", url.Values{"$select": {contactSelect}})
+}
+
+func decodeContacts(body []byte, mailbox string) (activities.ContactsDeltaPage, error) {
+	return decodeDelta(body, "contacts delta of mailbox "+mailbox, []string{"#microsoft.graph.contact"}, func(_ int, ct *graphContact) (domain.Contact, error) {
 		return ct.domain(mailbox), nil
 	})
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -150,7 +151,8 @@ func (h *harness) assertStoreEqualsSimulator(st store.Store) (users, messages in
 			}
 			if s.Subject != m.Subject || s.IsRead != m.IsRead || !strings.EqualFold(s.From.Address, m.From) ||
 				!s.ReceivedAt.Equal(m.ReceivedAt.UTC().Truncate(time.Second)) && !s.ReceivedAt.Equal(m.ReceivedAt.UTC()) ||
-				string(s.Importance) != m.Importance || !sameAddresses(s.To, m.To) || !sameAddresses(s.Cc, m.Cc) {
+				string(s.Importance) != m.Importance || !sameAddresses(s.To, m.To) || !sameAddresses(s.Cc, m.Cc) ||
+				s.FolderID != m.FolderID || !slices.Equal(s.Categories, m.Categories) || string(s.Flag.Status) != cmp.Or(m.FlagStatus, "notFlagged") {
 				h.t.Fatalf("mailbox %s message %s differs:\nstore     %+v\nsimulator %+v", u.UserPrincipalName, m.ID, s, m)
 			}
 			messages++
@@ -226,6 +228,17 @@ func TestSyncIsExactInitiallyAfterChangesAndAfterLostDeltaState(t *testing.T) {
 
 func syncIsExact(t *testing.T, h *harness) {
 	st := h.openStore()
+	tid := h.tenant.TenantID
+	// carol has a child folder of her inbox, with mail, that she deletes
+	// after the first sync.
+	carol := h.tenant.Users[5]
+	doomed, err := h.sim.CreateFolder(tid, carol.ID, "inbox", "Old projects", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.sim.DeliverMessage(tid, carol.ID, graphsim.MessageSeed{Subject: "Filed away", From: h.tenant.Users[4].Mail, Folder: doomed}); err != nil {
+		t.Fatal(err)
+	}
 
 	first := h.syncRun(mailsync.Input{BatchSize: 8})
 	users, messages := h.assertStoreEqualsSimulator(st)
@@ -241,20 +254,35 @@ func syncIsExact(t *testing.T, h *harness) {
 	}
 
 	// Changes while nobody syncs.
-	tid := h.tenant.TenantID
 	alice := h.tenant.Users[3]
 	bob := h.tenant.Users[4]
 	if _, err := h.sim.DeliverMessage(tid, alice.ID, graphsim.MessageSeed{Subject: "Quarterly numbers", From: bob.Mail, BodyText: "see attached"}); err != nil {
 		t.Fatal(err)
 	}
 	inbox, err := h.sim.Mailbox(tid, bob.ID, "inbox")
-	if err != nil || len(inbox) < 2 {
+	if err != nil || len(inbox) < 4 {
 		t.Fatalf("bob's inbox: %v (%d messages)", err, len(inbox))
 	}
 	if err := h.sim.DeleteMessage(tid, bob.ID, inbox[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.sim.MoveMessage(tid, bob.ID, inbox[1].ID, "archive"); err != nil {
+		t.Fatal(err)
+	}
+	// Read, flag and categories change in place; a new child folder gets
+	// mail moved into it; carol's child folder goes with its mail.
+	read, flagged, tags := true, "flagged", []string{"Red category", "Finance"}
+	if err := h.sim.UpdateMessage(tid, bob.ID, inbox[2].ID, graphsim.MessageUpdate{IsRead: &read, FlagStatus: &flagged, Categories: &tags}); err != nil {
+		t.Fatal(err)
+	}
+	projects, err := h.sim.CreateFolder(tid, bob.ID, "inbox", "Tax 2026", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.sim.MoveMessage(tid, bob.ID, inbox[3].ID, projects); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.DeleteFolder(tid, carol.ID, doomed); err != nil {
 		t.Fatal(err)
 	}
 	leaver := h.tenant.Users[len(h.tenant.Users)-1]
@@ -265,8 +293,18 @@ func syncIsExact(t *testing.T, h *harness) {
 	h.changeCalendarsContactsGroups()
 	second := h.syncRun(mailsync.Input{BatchSize: 8})
 	h.assertStoreEqualsSimulator(st)
-	if second.Items < 3 || second.Users < 1 || second.Events < 4 || second.Contacts < 3 || second.Groups < 2 {
-		t.Fatalf("second run %+v; want the new, deleted and moved messages and the removed user counted", second.Progress)
+	if second.Items < 6 || second.Users < 1 || second.Events < 4 || second.Contacts < 3 || second.Groups < 2 || second.Failures != 0 {
+		t.Fatalf("second run %+v; want the new, changed, deleted and moved messages, the folders and the removed user counted, and no failure", second.Progress)
+	}
+	for _, c := range []struct{ mailbox, folder string }{{bob.ID, projects}, {carol.ID, doomed}} {
+		folders, err := st.Folders(context.Background(), h.key, c.mailbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := slices.ContainsFunc(folders, func(f domain.MailFolder) bool { return f.ID == c.folder })
+		if has != (c.folder == projects) {
+			t.Fatalf("mailbox %s: folder %s stored = %v after the second run", c.mailbox, c.folder, has)
+		}
 	}
 
 	// Graph forgets every token; a message is deleted meanwhile, which no
