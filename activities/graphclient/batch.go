@@ -3,8 +3,10 @@ package graphclient
 import (
 	"context"
 	"encoding/json"
+
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -137,7 +139,7 @@ func (c *Client) sendBatch(ctx context.Context, s *session, mailbox, what string
 		return nil, nil, err
 	}
 	var resp batchResponse
-	if err := json.Unmarshal(body, &resp); err != nil || resp.Responses == nil {
+	if err := gojson.Unmarshal(body, &resp); err != nil || resp.Responses == nil {
 		return nil, nil, &activities.GraphError{Kind: activities.KindMalformed, Message: what + ": the $batch answer has no responses"}
 	}
 	answered := make(map[int]bool, len(chunk))

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -175,7 +177,7 @@ type page[T any] struct {
 
 func decodePage[T any](body []byte, what string) (page[T], error) {
 	var p page[T]
-	if err := json.Unmarshal(body, &p); err != nil {
+	if err := gojson.Unmarshal(body, &p); err != nil {
 		return p, &activities.GraphError{Kind: activities.KindMalformed, Message: fmt.Sprintf("%s: the page is not valid JSON: %v", what, err)}
 	}
 	if p.NextLink == "" && p.DeltaLink == "" && p.Value == nil {
