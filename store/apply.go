@@ -413,7 +413,7 @@ func (s *sqlStore) replaceAttendees(ctx context.Context, tx *sql.Tx, tenant, mai
 		tenant, mailbox, arg); err != nil {
 		return fmt.Errorf("clearing attendees: %w", err)
 	}
-	if err := s.insertRows(ctx, tx, "event_attendees", []string{"tenant", "mailbox"}, []any{tenant, mailbox}, attendeeCols, rows, ""); err != nil {
+	if err := s.insertRows(ctx, tx, newInsertSpec("event_attendees", []string{"tenant", "mailbox"}, attendeeCols, ""), []any{tenant, mailbox}, rows); err != nil {
 		return fmt.Errorf("saving attendees: %w", err)
 	}
 	return nil

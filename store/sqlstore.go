@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outlookflow/outlookflow/domain"
@@ -27,6 +28,23 @@ type sqlStore struct {
 	read    *sql.DB
 	dialect dialect
 	now     func() time.Time
+	// stmts are the multi-row statements prepared on write, kept for the
+	// store's life: parsing a statement of thousands of parameters costs
+	// SQLite more than running it.
+	stmts stmtCache
+}
+
+// stmtCache holds prepared statements by shape. A page uses a handful of
+// shapes per table (chunks of 2^k rows), so it stays small.
+type stmtCache struct {
+	mu     sync.Mutex
+	m      map[stmtKey]*sql.Stmt
+	closed bool
+}
+
+type stmtKey struct {
+	head, tail string
+	width, n   int
 }
 
 type dialect struct {
@@ -44,7 +62,7 @@ type dialect struct {
 }
 
 func (s *sqlStore) Close() error {
-	err := s.write.Close()
+	err := errors.Join(s.stmts.close(), s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}
@@ -120,6 +138,13 @@ func (tb table) onConflict() string {
 		strings.Join(append(append([]string{}, tb.scopeCols...), tb.idCol), ", "), strings.Join(set, ", "))
 }
 
+// upsert is the table's multi-row upsert: the scope and changed_at shared by
+// the rows, then each row's ID, fingerprint and columns.
+func (tb table) upsert() insertSpec {
+	return newInsertSpec(tb.name, append(append([]string{}, tb.scopeCols...), "changed_at"),
+		append([]string{tb.idCol, "fingerprint"}, tb.cols...), tb.onConflict())
+}
+
 // scopeWhere is "tenant = $1 AND mailbox = $2" for the table's scope.
 func (tb table) scopeWhere() string {
 	parts := make([]string, len(tb.scopeCols))
@@ -129,11 +154,12 @@ func (tb table) scopeWhere() string {
 	return strings.Join(parts, " AND ")
 }
 
-// row is one item of a page, ready to write.
+// row is one item of a page, ready to write. Its values are made only if
+// it is written: most of a replayed page is not.
 type row struct {
 	id          string
 	fingerprint string
-	values      []any
+	values      func() ([]any, error)
 }
 
 // kind is all that one kind of item declares: its table, and how an item
@@ -177,11 +203,7 @@ func (k kind[T]) rows(s *sqlStore, what string, fields []field, items []T) ([]T,
 		if err != nil {
 			return nil, nil, err
 		}
-		values, err := k.values(s, out[i])
-		if err != nil {
-			return nil, nil, fmt.Errorf("store: %s: %s %q: %w", what, k.kind, k.id(out[i]), err)
-		}
-		rows[i] = row{id: k.id(out[i]), fingerprint: fp, values: values}
+		rows[i] = row{id: k.id(out[i]), fingerprint: fp, values: func() ([]any, error) { return k.values(s, out[i]) }}
 	}
 	return out, rows, nil
 }
@@ -229,6 +251,9 @@ func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (C
 		remove = func(tx *sql.Tx) (Counts, error) {
 			return s.deleteRows(ctx, tx, k.table, scope, p.mailbox, p.removed, "")
 		}
+	}
+	if err := s.prepareInserts(ctx, k.upsert(), len(rows)); err != nil {
+		return Counts{}, fmt.Errorf("store: %s: %w", p.what, err)
 	}
 	var counts Counts
 	err = s.inTx(ctx, p.what, func(tx *sql.Tx) error {
@@ -346,12 +371,14 @@ func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 		}
 		counts.Changes = append(counts.Changes, change)
 		written = append(written, i)
-		values = append(values, append([]any{r.id, r.fingerprint}, r.values...))
+		v, err := r.values()
+		if err != nil {
+			return counts, nil, fmt.Errorf("%s %q: %w", tb.kind, r.id, err)
+		}
+		values = append(values, append([]any{r.id, r.fingerprint}, v...))
 	}
-	sharedCols := append(append([]string{}, tb.scopeCols...), "changed_at")
 	shared := append(append([]any{}, scope...), s.t(s.now()))
-	cols := append([]string{tb.idCol, "fingerprint"}, tb.cols...)
-	if err := s.insertRows(ctx, tx, tb.name, sharedCols, shared, cols, values, tb.onConflict()); err != nil {
+	if err := s.insertRows(ctx, tx, tb.upsert(), shared, values); err != nil {
 		return counts, nil, fmt.Errorf("writing %s: %w", tb.name, err)
 	}
 	return counts, written, nil
@@ -362,51 +389,121 @@ func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 // PostgreSQL's 65535.
 const maxParams = 32766
 
-// insertChunk is the most rows one INSERT takes. More would save little:
-// PostgreSQL's round trips are already few, and SQLite parses every
-// statement it is not given prepared, which for thousands of parameters
-// takes longer than the round trips it saves.
-const insertChunk = 128
+// insertChunk is the most rows one INSERT takes. Statements are prepared
+// once per store (see stmtCache), so a large chunk costs its parse once; it
+// saves a statement's fixed costs per chunk (SQLite's statement journal
+// copies each page a statement first touches; PostgreSQL's round trips).
+const insertChunk = 512
 
-// insertRows inserts rows into a table with multi-row INSERT … VALUES: each
-// row is the shared values (of sharedCols) followed by its own (of cols).
-// Rows go in chunks of 2^k, at most insertChunk (and maxParams): a full
-// chunk that recurs is prepared once, and PostgreSQL's per-connection
-// statement cache holds a few shapes per table rather than one per page
-// size. tail (ON CONFLICT …) ends every statement.
-func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, table string, sharedCols []string, shared []any, cols []string, rows [][]any, tail string) error {
-	if len(rows) == 0 {
-		return nil
+// insertSpec is a multi-row INSERT into a table: each row is the shared
+// values (of sharedCols) followed by its own (of cols); tail (ON CONFLICT …)
+// ends every statement.
+type insertSpec struct {
+	table, head, tail string
+	width             int
+}
+
+func newInsertSpec(table string, sharedCols, cols []string, tail string) insertSpec {
+	return insertSpec{
+		table: table,
+		head:  fmt.Sprintf("INSERT INTO %s (%s) VALUES ", table, strings.Join(append(append([]string{}, sharedCols...), cols...), ", ")),
+		tail:  tail, width: len(sharedCols) + len(cols),
 	}
-	width := len(shared) + len(cols)
+}
+
+// chunk is the most rows one statement takes: insertChunk, or less where
+// that many rows would pass maxParams.
+func (sp insertSpec) chunk() int {
 	most := insertChunk
-	for most > 1 && most*width > maxParams {
+	for most > 1 && most*sp.width > maxParams {
 		most /= 2
 	}
-	head := fmt.Sprintf("INSERT INTO %s (%s) VALUES ", table, strings.Join(append(append([]string{}, sharedCols...), cols...), ", "))
-	var full *sql.Stmt
-	if len(rows) >= 2*most {
-		stmt, err := tx.PrepareContext(ctx, s.valuesSQL(head, width, most, tail))
-		if err != nil {
-			return fmt.Errorf("preparing the %s insert: %w", table, err)
+	return most
+}
+
+func (sp insertSpec) key(n int) stmtKey {
+	return stmtKey{head: sp.head, tail: sp.tail, width: sp.width, n: n}
+}
+
+// prepareInserts prepares, outside any transaction, the statements that
+// inserting up to rows rows may need, unless the store holds them already.
+// It must run before the transaction: SQLite's one write connection is the
+// transaction's until it ends, so a statement prepared for the store's life
+// cannot be prepared inside one. No lock is held while preparing, for the
+// same reason: a transaction looking up a statement must never wait for a
+// prepare that waits for its connection.
+func (s *sqlStore) prepareInserts(ctx context.Context, sp insertSpec, rows int) error {
+	for n := 1; n <= sp.chunk() && n <= rows; n *= 2 {
+		k := sp.key(n)
+		if s.stmts.get(k) != nil {
+			continue
 		}
-		defer stmt.Close()
-		full = stmt
+		stmt, err := s.write.PrepareContext(ctx, s.valuesSQL(k.head, k.width, k.n, k.tail))
+		if err != nil {
+			return fmt.Errorf("preparing the %s insert of %d rows: %w", sp.table, n, err)
+		}
+		if err := s.stmts.put(k, stmt); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (c *stmtCache) get(k stmtKey) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+// put keeps stmt as shape k, or closes it if another caller prepared the
+// shape meanwhile or the store is closed.
+func (c *stmtCache) put(k stmtKey, stmt *sql.Stmt) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok || c.closed {
+		return stmt.Close()
+	}
+	if c.m == nil {
+		c.m = make(map[stmtKey]*sql.Stmt)
+	}
+	c.m[k] = stmt
+	return nil
+}
+
+// close closes every statement held; put closes any prepared later.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	for _, stmt := range c.m {
+		err = errors.Join(err, stmt.Close())
+	}
+	c.m, c.closed = nil, true
+	return err
+}
+
+// insertRows inserts rows with multi-row INSERT … VALUES, in chunks of 2^k
+// rows, at most sp.chunk(): a table needs a few statement shapes rather than
+// one per page size. A shape prepareInserts prepared runs as such (a
+// transaction reuses what its connection has prepared); any other is sent
+// as text.
+func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, sp insertSpec, shared []any, rows [][]any) error {
+	most := sp.chunk()
+	args := make([]any, 0, min(most, len(rows))*sp.width)
 	for done := 0; done < len(rows); {
 		n := most
 		for n > len(rows)-done {
 			n /= 2
 		}
-		args := make([]any, 0, n*width)
+		args = args[:0]
 		for _, r := range rows[done : done+n] {
 			args = append(append(args, shared...), r...)
 		}
 		var err error
-		if n == most && full != nil {
-			_, err = full.ExecContext(ctx, args...)
+		if stmt := s.stmts.get(sp.key(n)); stmt != nil {
+			_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, s.valuesSQL(head, width, n, tail), args...)
+			_, err = tx.ExecContext(ctx, s.valuesSQL(sp.head, sp.width, n, sp.tail), args...)
 		}
 		if err != nil {
 			return fmt.Errorf("rows %d to %d of %d: %w", done+1, done+n, len(rows), err)

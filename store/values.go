@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/outlookflow/outlookflow/domain"
 )
 
 // sqliteTimeLayout is how SQLite stores instants: UTC, fixed width, so text
@@ -75,6 +77,12 @@ func (s jsonScanner) Scan(src any) error {
 // jsonText encodes v for a JSON column; nil slices become [] so the column
 // never holds null.
 func jsonText(v any) (string, error) {
+	switch v := v.(type) {
+	case []domain.EmailAddress:
+		return string(appendAddressesJSON(make([]byte, 0, 64*len(v)+2), v, "[]")), nil
+	case []string:
+		return string(appendStringsJSON(make([]byte, 0, 16*len(v)+2), v, "[]")), nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -88,7 +96,13 @@ func jsonText(v any) (string, error) {
 // fingerprint hashes the stored form of a row. Upserting a row whose
 // fingerprint is already stored is skipped and reported as unchanged.
 func fingerprint(v any) (string, error) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if m, ok := v.(domain.Message); ok {
+		b, err = messageJSON(m)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return "", fmt.Errorf("store: fingerprinting %T: %w", v, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"LargePageIsSavedWholeInPageOrderAndReplaysUnchanged", testLargePage},
 		{"SameIDTwiceInAPageCountsOnceAndTheLastOneWins", testSameIDTwice},
 		{"DropOtherScopesKeepsOnlyTheCurrentWindow", testDropOtherScopes},
+		{"ConcurrentPagesOfNewSizesAllSave", testConcurrentPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -682,5 +684,66 @@ func testDropOtherScopes(t *testing.T, h *harness) {
 	cursorIs(t, s, domain.CursorKey{Tenant: tenantA, Mailbox: mbox, Kind: domain.CursorContacts}, "contacts-delta", true, 0)
 	if _, found, err := s.Cursor(ctx(t), window(mbox, "w1")); err != nil || found {
 		t.Errorf("window w1 of %s is still there (err %v)", mbox, err)
+	}
+}
+
+// Pages of sizes the store has not written before, applied at once: the
+// statements a new size needs are prepared while other pages hold the
+// write connection (SQLite has one), and none may wait on another.
+func testConcurrentPages(t *testing.T, h *harness) {
+	s := h.open()
+	const writers = 6
+	for i := range writers {
+		folders(t, s, tenantA, "m", "f", folder("m", fmt.Sprintf("folder-%d", i), "", ""))
+	}
+	errs := make(chan error, 2*writers)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				folderID := fmt.Sprintf("folder-%d", i)
+				p := store.MessagesPage{Tenant: tenantA, Mailbox: "m", FolderID: folderID, Next: store.Next{Token: "d"}}
+				for j := range 1 + 97*i {
+					p.Upserts = append(p.Upserts, message("m", folderID, fmt.Sprintf("%s-m%d", folderID, j)))
+				}
+				_, err := s.ApplyMessages(ctx(t), p)
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				p := store.UsersPage{Tenant: fmt.Sprintf("tenant-%d", i), Next: store.Next{Token: "d"}}
+				for j := range 1 + 53*i {
+					p.Upserts = append(p.Upserts, domain.User{ID: fmt.Sprintf("u%d", j), HasMailbox: true})
+				}
+				_, err := s.ApplyUsers(ctx(t), p)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("pages applied at once did not all finish within a minute: a writer waits on another")
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("applying pages at once: %v", err)
+		}
+	}
+	want := 0
+	for i := range writers {
+		want += 1 + 97*i
+		if n := must[int](t, "counting users")(s.Count(ctx(t), fmt.Sprintf("tenant-%d", i), "", domain.KindUser)); n != 1+53*i {
+			t.Errorf("tenant-%d holds %d users, want %d", i, n, 1+53*i)
+		}
+	}
+	if n := must[int](t, "counting messages")(s.Count(ctx(t), tenantA, "m", domain.KindMessage)); n != want {
+		t.Errorf("the mailbox holds %d messages, want %d", n, want)
 	}
 }
