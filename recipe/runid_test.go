@@ -1,0 +1,43 @@
+package recipe
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestRunIDIsStableAndWorkflowIDSafe(t *testing.T) {
+	id := RunID("contoso", "vip-forward", "AAMkAGI2TG93AAA=", "new")
+	if id != RunID("contoso", "vip-forward", "AAMkAGI2TG93AAA=", "new") {
+		t.Errorf("RunID is not deterministic")
+	}
+	if !regexp.MustCompile(`^outlookflow-recipe-[0-9a-f]{32}$`).MatchString(id) {
+		t.Errorf("RunID %q is not prefix + 32 hex digits", id)
+	}
+	if strings.Contains(id, "AAMk") || strings.Contains(id, "contoso") {
+		t.Errorf("RunID %q carries its parts in clear", id)
+	}
+}
+
+func TestRunIDDependsOnEveryPartAndTheirBoundaries(t *testing.T) {
+	base := RunID("t", "r", "item", "k")
+	for _, other := range []string{
+		RunID("t2", "r", "item", "k"), RunID("t", "r2", "item", "k"),
+		RunID("t", "r", "item2", "k"), RunID("t", "r", "item", "k2"),
+		RunID("t", "ri", "tem", "k"),
+	} {
+		if other == base {
+			t.Errorf("different parts gave the same RunID %s", base)
+		}
+	}
+}
+
+// goldenRunID pins the derivation: changing it would start second runs
+// for changes replayed across an upgrade.
+const goldenRunID = "outlookflow-recipe-df914f08ba433ab3ec145e5fbb47f94b"
+
+func TestRunIDGolden(t *testing.T) {
+	if got, want := RunID("contoso", "vip-forward", "m1", "new"), goldenRunID; got != want {
+		t.Errorf("RunID = %s, want %s (the derivation changed: replays would start second runs)", got, want)
+	}
+}
