@@ -16,6 +16,13 @@ type Config struct {
 	Store       Store       `koanf:"store"`
 	Credentials Credentials `koanf:"credentials"`
 	Visibility  Visibility  `koanf:"visibility"`
+	Recipes     Recipes     `koanf:"recipes"`
+}
+
+// Recipes says where recipe files live (one recipe per YAML file; see the
+// recipe package). Dir "" means no recipes.
+type Recipes struct {
+	Dir string `koanf:"dir"`
 }
 
 // Visibility configures who may read synced items (`starter messages --as`):

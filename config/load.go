@@ -585,7 +585,7 @@ func EnvVarNames() map[string]string {
 
 // strictEnvSections are the OUTLOOKFLOW_<SECTION>_ prefixes in which a variable
 // that names no key is an error rather than ignored.
-var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_", "CREDENTIALS_", "VISIBILITY_"}
+var strictEnvSections = []string{"TEMPORAL_", "CLOUD_", "LOGGING_", "HTTP_", "STORE_", "CREDENTIALS_", "VISIBILITY_", "RECIPES_"}
 
 func loadEnv(ko *koanf.Koanf, environ []string) error {
 	var problems []error

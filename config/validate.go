@@ -92,6 +92,7 @@ func (c *Config) Validate() error {
 	c.Store.validate(v)
 	c.Credentials.validate(v)
 	c.Visibility.validate(v)
+	c.Recipes.validate(v)
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -471,5 +472,14 @@ func (vis Visibility) validate(v *validator) {
 		if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t,;") {
 			v.add(fmt.Sprintf("visibility.admins[%d]", i), "%q is not a UPN or mail address; write one per entry, e.g. it-admin@contoso.com", a)
 		}
+	}
+}
+
+func (r Recipes) validate(v *validator) {
+	if r.Dir == "" {
+		return
+	}
+	if st, err := os.Stat(r.Dir); err != nil || !st.IsDir() {
+		v.add("recipes.dir", "%q is not a directory; create it, or point recipes.dir at the folder that holds the recipe files (env %sRECIPES_DIR)", r.Dir, EnvPrefix)
 	}
 }

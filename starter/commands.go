@@ -95,7 +95,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	}
 	defaultConfig := lookup(c.environ, "OUTLOOKFLOW_CONFIG")
 	root.PersistentFlags().StringVar(&c.configPath, "config", defaultConfig, "configuration file (default $OUTLOOKFLOW_CONFIG)")
-	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand(), c.syncCommand(), c.messagesCommand(), c.eventsCommand())
+	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand(), c.syncCommand(), c.messagesCommand(), c.eventsCommand(), c.recipesCommand())
 	return root
 }
 

@@ -13,6 +13,8 @@
 //	7  the worker accepted the request, but the check it waits for is still
 //	   running after --wait (throttling, a worker that died mid-check); the
 //	   message says since when, which attempt, and the last failure
+//	8  `recipes validate` found problems in recipe files (printed as
+//	   file:line:col: what is wrong; how to fix it)
 package main
 
 import (
