@@ -7,6 +7,14 @@ import (
 	"github.com/outlookflow/outlookflow/store"
 )
 
+// page is a delta page: it says where its round goes on (next), and can be
+// marked as part of a round that started from scratch (scratch), which
+// its saved cursor then records.
+type page[P any] interface {
+	next() store.Next
+	scratch() P
+}
+
 // deltaRound is one cursor's delta round, whatever it walks (users, groups,
 // a folder's messages, a calendar window, contacts): pages come from the
 // saved link and each is saved with the cursor that follows it, so a crash
@@ -14,7 +22,7 @@ import (
 // from scratch — a first sync, or Graph having forgotten the token — ends
 // with a sweep, because such a round only lists what exists: what the store
 // holds beyond it was deleted while no token could say so.
-type deltaRound[P interface{ next() store.Next }] struct {
+type deltaRound[P page[P]] struct {
 	key domain.CursorKey
 	// fetch reads one page: link is the saved next or delta link, "" to
 	// start from scratch. Rounds a mailbox batch drives have none.
@@ -56,7 +64,7 @@ func (e errStore) Unwrap() error { return e.err }
 // walk is a deltaRound under way: where it stands and what it did. It
 // moves one answer at a time (take), so rounds can be driven one request
 // after another (follow) or many in one $batch (a mailbox's parts).
-type walk[P interface{ next() store.Next }] struct {
+type walk[P page[P]] struct {
 	r  deltaRound[P]
 	st store.Store
 	// link is the next request's link; complete says it is a delta link
@@ -70,12 +78,19 @@ type walk[P interface{ next() store.Next }] struct {
 }
 
 // startWalk reads the round's saved cursor.
-func startWalk[P interface{ next() store.Next }](ctx context.Context, st store.Store, r deltaRound[P]) (*walk[P], error) {
+func startWalk[P page[P]](ctx context.Context, st store.Store, r deltaRound[P]) (*walk[P], error) {
 	cur, _, err := st.Cursor(ctx, r.key)
 	if err != nil {
 		return nil, errStore{retryable("reading cursor "+r.key.String(), err)}
 	}
 	w := &walk[P]{r: r, st: st, link: cur.Token, complete: cur.Complete && cur.Token != "", fromScratch: cur.Token == ""}
+	if cur.FromScratch && !cur.Complete && r.sweep != nil {
+		// A from-scratch round was interrupted (a worker died): the IDs
+		// its earlier pages listed are gone with that worker, and the
+		// sweep needs them all, so the round starts over. Its pages are
+		// saved already; seeing them again changes nothing.
+		w.link, w.fromScratch = "", true
+	}
 	if w.fromScratch && r.begin != nil {
 		r.begin()
 	}
@@ -103,6 +118,9 @@ func (w *walk[P]) take(ctx context.Context, page P, err error) error {
 		w.done = true
 		return err
 	}
+	if w.fromScratch {
+		page = page.scratch()
+	}
 	counts, err := w.r.save(page, w.fromScratch)
 	if err != nil {
 		w.done = true
@@ -127,7 +145,7 @@ func (w *walk[P]) take(ctx context.Context, page P, err error) error {
 }
 
 // follow runs r to the end of its round, one request after another.
-func follow[P interface{ next() store.Next }](ctx context.Context, st store.Store, r deltaRound[P]) (roundResult, error) {
+func follow[P page[P]](ctx context.Context, st store.Store, r deltaRound[P]) (roundResult, error) {
 	w, err := startWalk(ctx, st, r)
 	if err != nil {
 		return roundResult{}, err

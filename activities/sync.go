@@ -1,9 +1,13 @@
 package activities
 
 import (
+	"cmp"
+	"sync"
+
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/semaphore"
 	"sort"
 	"strings"
 	"time"
@@ -72,15 +76,19 @@ type UsersDeltaPage struct {
 	Managers  map[string]string
 	NextLink  string // more pages in this round
 	DeltaLink string // the round is complete; the next round starts here
+	// fromScratch is set by the walk on pages of a round that started
+	// from scratch, so their saved cursor says so.
+	fromScratch bool
 }
 
 // DeltaPage is one page of a delta round over items of one kind: a folder's
 // messages, a calendar window's events, a mailbox's contacts.
 type DeltaPage[T any] struct {
-	Items     []T
-	Removed   []string
-	NextLink  string // more pages in this round
-	DeltaLink string // the round is complete; the next round starts here
+	Items       []T
+	Removed     []string
+	NextLink    string // more pages in this round
+	DeltaLink   string // the round is complete; the next round starts here
+	fromScratch bool   // see UsersDeltaPage
 }
 
 // MessagesDeltaPage is one page of a folder's message delta.
@@ -104,17 +112,22 @@ type GroupsDeltaPage struct {
 	MembersRemoved []domain.GroupMember
 	NextLink       string
 	DeltaLink      string
+	fromScratch    bool // see UsersDeltaPage
 }
 
-func (p UsersDeltaPage) next() store.Next  { return nextOf(p.NextLink, p.DeltaLink) }
-func (p GroupsDeltaPage) next() store.Next { return nextOf(p.NextLink, p.DeltaLink) }
-func (p DeltaPage[T]) next() store.Next    { return nextOf(p.NextLink, p.DeltaLink) }
+func (p UsersDeltaPage) next() store.Next  { return nextOf(p.NextLink, p.DeltaLink, p.fromScratch) }
+func (p GroupsDeltaPage) next() store.Next { return nextOf(p.NextLink, p.DeltaLink, p.fromScratch) }
+func (p DeltaPage[T]) next() store.Next    { return nextOf(p.NextLink, p.DeltaLink, p.fromScratch) }
 
-func nextOf(nextLink, deltaLink string) store.Next {
+func (p UsersDeltaPage) scratch() UsersDeltaPage   { p.fromScratch = true; return p }
+func (p GroupsDeltaPage) scratch() GroupsDeltaPage { p.fromScratch = true; return p }
+func (p DeltaPage[T]) scratch() DeltaPage[T]       { p.fromScratch = true; return p }
+
+func nextOf(nextLink, deltaLink string, fromScratch bool) store.Next {
 	if deltaLink != "" {
 		return store.Next{Token: deltaLink, Complete: true}
 	}
-	return store.Next{Token: nextLink}
+	return store.Next{Token: nextLink, FromScratch: fromScratch}
 }
 
 // Sync holds the sync activities and their dependencies.
@@ -126,6 +139,34 @@ type Sync struct {
 	Log     *zap.Logger
 	// MailboxParallelism is how many mailboxes one batch syncs at once.
 	MailboxParallelism int
+	// ItemsInFlight bounds the items (by estimate) of the pages this
+	// process holds between Graph's answer and the store, across all its
+	// activities; 0 means DefaultItemsInFlight. It is what bounds the
+	// worker's memory in a first sync: a $batch of a mailbox's folders can
+	// carry thousands of messages, and dozens of mailboxes are in flight.
+	ItemsInFlight int
+
+	itemsOnce sync.Once
+	items     *semaphore.Weighted
+	itemsCap  int64
+}
+
+// DefaultItemsInFlight keeps a first sync's pages to about 20,000 messages
+// in memory at once (roughly 150 MB of transient Go objects).
+const DefaultItemsInFlight = 20000
+
+// holdItems waits until n more items (by estimate) may be in memory and
+// returns the function that gives them back.
+func (a *Sync) holdItems(ctx context.Context, n int) (release func(), err error) {
+	a.itemsOnce.Do(func() {
+		a.itemsCap = int64(cmp.Or(a.ItemsInFlight, DefaultItemsInFlight))
+		a.items = semaphore.NewWeighted(a.itemsCap)
+	})
+	w := min(int64(max(n, 1)), a.itemsCap)
+	if err := a.items.Acquire(ctx, w); err != nil {
+		return nil, err
+	}
+	return func() { a.items.Release(w) }, nil
 }
 
 // parentsFirst orders folders so every parent precedes its children (the

@@ -242,7 +242,7 @@ func (w *walk[P]) position() (string, bool) { return w.link, w.complete }
 
 // newPart binds a round to its place in a batch: request turns its link
 // into a DeltaRequest, pick takes its page out of an answer.
-func newPart[P interface{ next() store.Next }](ctx context.Context, st store.Store, name string, kind domain.CursorKind, r deltaRound[P],
+func newPart[P page[P]](ctx context.Context, st store.Store, name string, kind domain.CursorKind, r deltaRound[P],
 	request func(link string) DeltaRequest, pick func(DeltaAnswer) P) (*mailboxPart, error) {
 	w, err := startWalk(ctx, st, r)
 	if err != nil {
@@ -286,41 +286,55 @@ func (b *mailboxBatch) run(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		reqs := make([]DeltaRequest, len(batch))
-		for i, p := range batch {
-			link, _ := p.walk.position()
-			reqs[i] = p.request(link)
-		}
-		answers, err := b.job.Graph.MailboxDeltas(ctx, b.job.creds, b.mailbox, reqs)
-		if err != nil {
-			if _, ok := setAside(err); !ok {
-				return b.res.part(b.mailbox, "", err)
-			}
-			// The batch's answer as a whole is unusable: its parts
-			// stop for this run, their cursors where they were.
-			for _, p := range batch {
-				_ = b.res.part(b.mailbox, p.name, err)
-				p.failed = true
-			}
-			continue
-		}
-		if len(answers) != len(batch) {
-			return ToTemporal(fmt.Errorf("mailbox %s: %d answers for %d requests", b.mailbox, len(answers), len(batch)))
-		}
-		// The folder list comes first in parts, so a folder it removes
-		// is dropped before its own answer in this batch is used.
-		for i, p := range batch {
-			if p.dropped {
-				continue
-			}
-			if err := p.take(ctx, answers[i]); err != nil {
-				if err := b.res.part(b.mailbox, p.name, err); err != nil {
-					return err
-				}
-				p.failed = true
-			}
+		if err := b.step(ctx, batch, items); err != nil {
+			return err
 		}
 	}
+}
+
+// step sends one batch and takes its answers, holding its items' share of
+// the process's memory budget meanwhile.
+func (b *mailboxBatch) step(ctx context.Context, batch []*mailboxPart, items int) error {
+	release, err := b.job.holdItems(ctx, items)
+	if err != nil {
+		return ToTemporal(err)
+	}
+	defer release()
+	reqs := make([]DeltaRequest, len(batch))
+	for i, p := range batch {
+		link, _ := p.walk.position()
+		reqs[i] = p.request(link)
+	}
+	answers, err := b.job.Graph.MailboxDeltas(ctx, b.job.creds, b.mailbox, reqs)
+	if err != nil {
+		if _, ok := setAside(err); !ok {
+			return b.res.part(b.mailbox, "", err)
+		}
+		// The batch's answer as a whole is unusable: its parts stop for
+		// this run, their cursors where they were.
+		for _, p := range batch {
+			_ = b.res.part(b.mailbox, p.name, err)
+			p.failed = true
+		}
+		return nil
+	}
+	if len(answers) != len(batch) {
+		return ToTemporal(fmt.Errorf("mailbox %s: %d answers for %d requests", b.mailbox, len(answers), len(batch)))
+	}
+	// The folder list comes first in parts, so a folder it removes is
+	// dropped before its own answer in this batch is used.
+	for i, p := range batch {
+		if p.dropped {
+			continue
+		}
+		if err := p.take(ctx, answers[i]); err != nil {
+			if err := b.res.part(b.mailbox, p.name, err); err != nil {
+				return err
+			}
+			p.failed = true
+		}
+	}
+	return nil
 }
 
 // count adds the parts' rounds to the mailbox's result.

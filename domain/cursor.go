@@ -48,6 +48,11 @@ type Cursor struct {
 	// (Complete true). "" means start from scratch.
 	Token    string
 	Complete bool
+	// FromScratch is set while a round that started from scratch is under
+	// way (Token a nextLink). That round ends with a sweep that needs all
+	// its pages, so a sync that finds it interrupted starts it over rather
+	// than resuming from Token.
+	FromScratch bool
 	// Resyncs counts how often this cursor was reset (an expired token, a
 	// SyncStateNotFound, an operator's resync), for status and alerts.
 	Resyncs   int

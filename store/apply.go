@@ -466,10 +466,10 @@ func (s *sqlStore) ResetCursor(ctx context.Context, key domain.CursorKey) error 
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `
-			INSERT INTO sync_cursors (tenant, mailbox, kind, scope, token, complete, resyncs, updated_at)
-			VALUES ($1, $2, $3, $4, '', $5, 1, $6)
+			INSERT INTO sync_cursors (tenant, mailbox, kind, scope, token, complete, from_scratch, resyncs, updated_at)
+			VALUES ($1, $2, $3, $4, '', $5, $5, 1, $6)
 			ON CONFLICT (tenant, mailbox, kind, scope) DO UPDATE SET
-				token = '', complete = excluded.complete, resyncs = sync_cursors.resyncs + 1, updated_at = excluded.updated_at`,
+				token = '', complete = excluded.complete, from_scratch = excluded.from_scratch, resyncs = sync_cursors.resyncs + 1, updated_at = excluded.updated_at`,
 			key.Tenant, key.Mailbox, string(key.Kind), key.Scope, false, s.t(s.now()))
 		return err
 	})

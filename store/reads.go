@@ -51,10 +51,10 @@ func requireTenant(what, tenant string) error {
 func (s *sqlStore) Cursor(ctx context.Context, key domain.CursorKey) (domain.Cursor, bool, error) {
 	c := domain.Cursor{CursorKey: key}
 	err := s.read.QueryRowContext(ctx, `
-		SELECT token, complete, resyncs, updated_at FROM sync_cursors
+		SELECT token, complete, from_scratch, resyncs, updated_at FROM sync_cursors
 		WHERE tenant = $1 AND mailbox = $2 AND kind = $3 AND scope = $4`,
 		key.Tenant, key.Mailbox, string(key.Kind), key.Scope,
-	).Scan(&c.Token, &c.Complete, &c.Resyncs, timeScanner{&c.UpdatedAt})
+	).Scan(&c.Token, &c.Complete, &c.FromScratch, &c.Resyncs, timeScanner{&c.UpdatedAt})
 	if err == sql.ErrNoRows {
 		return domain.Cursor{}, false, nil
 	}
@@ -71,12 +71,12 @@ func (s *sqlStore) Cursors(ctx context.Context, tenant string) ([]domain.Cursor,
 	}
 	var out []domain.Cursor
 	err := s.query(ctx, what, `
-		SELECT tenant, mailbox, kind, scope, token, complete, resyncs, updated_at FROM sync_cursors
+		SELECT tenant, mailbox, kind, scope, token, complete, from_scratch, resyncs, updated_at FROM sync_cursors
 		WHERE tenant = $1 ORDER BY mailbox, kind, scope`, []any{tenant},
 		func(rows *sql.Rows) error {
 			var c domain.Cursor
 			var kind string
-			if err := rows.Scan(&c.Tenant, &c.Mailbox, &kind, &c.Scope, &c.Token, &c.Complete, &c.Resyncs, timeScanner{&c.UpdatedAt}); err != nil {
+			if err := rows.Scan(&c.Tenant, &c.Mailbox, &kind, &c.Scope, &c.Token, &c.Complete, &c.FromScratch, &c.Resyncs, timeScanner{&c.UpdatedAt}); err != nil {
 				return err
 			}
 			c.Kind = domain.CursorKind(kind)

@@ -106,11 +106,11 @@ func (s *sqlStore) ensureTenant(ctx context.Context, tx *sql.Tx, tenant string) 
 
 func (s *sqlStore) saveCursor(ctx context.Context, tx *sql.Tx, key domain.CursorKey, next Next) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO sync_cursors (tenant, mailbox, kind, scope, token, complete, resyncs, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
+		INSERT INTO sync_cursors (tenant, mailbox, kind, scope, token, complete, from_scratch, resyncs, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)
 		ON CONFLICT (tenant, mailbox, kind, scope) DO UPDATE SET
-			token = excluded.token, complete = excluded.complete, updated_at = excluded.updated_at`,
-		key.Tenant, key.Mailbox, string(key.Kind), key.Scope, next.Token, next.Complete, s.t(s.now()))
+			token = excluded.token, complete = excluded.complete, from_scratch = excluded.from_scratch, updated_at = excluded.updated_at`,
+		key.Tenant, key.Mailbox, string(key.Kind), key.Scope, next.Token, next.Complete, next.FromScratch && !next.Complete, s.t(s.now()))
 	if err != nil {
 		return fmt.Errorf("saving cursor %s: %w", key, err)
 	}

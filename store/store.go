@@ -106,6 +106,10 @@ type Next struct {
 	Token string
 	// Complete is true when Token is a deltaLink.
 	Complete bool
+	// FromScratch marks a nextLink of a round that started from scratch:
+	// such a round must be run whole to sweep, so it is restarted rather
+	// than resumed (domain.Cursor.FromScratch).
+	FromScratch bool
 }
 
 // UsersPage is one page of users delta for a tenant.

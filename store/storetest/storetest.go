@@ -647,11 +647,21 @@ func testResetCursor(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	cursorIs(t, s, key, "", false, 1)
+	// A page of the round after the reset is saved as part of a
+	// from-scratch round; its last page clears the mark.
+	page.Next = store.Next{Token: "next-1", FromScratch: true}
+	must[store.Counts](t, "first page after reset")(s.ApplyMessages(ctx(t), page))
+	if c, _, err := s.Cursor(ctx(t), key); err != nil || c.Token != "next-1" || c.Complete || !c.FromScratch {
+		t.Fatalf("cursor after a from-scratch page: %+v, %v; want next-1 marked from scratch", c, err)
+	}
 	// The full round after a reset finds the rows already there.
-	page.Next.Token = "delta-2"
+	page.Next = store.Next{Token: "delta-2", Complete: true, FromScratch: true}
 	again := must[store.Counts](t, "round after reset")(s.ApplyMessages(ctx(t), page))
 	counts(t, "round after reset", again, 0, 0, 1, 0)
 	cursorIs(t, s, key, "delta-2", true, 1)
+	if c, _, _ := s.Cursor(ctx(t), key); c.FromScratch {
+		t.Fatalf("a complete cursor is marked from scratch: %+v", c)
+	}
 	if err := s.ResetCursor(ctx(t), key); err != nil {
 		t.Fatal(err)
 	}
