@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/store"
@@ -13,7 +14,16 @@ import (
 type page[P any] interface {
 	next() store.Next
 	scratch() P
+	// empty: the page reports no change at all.
+	empty() bool
 }
+
+// idleCursorRefresh is how long a delta link that reported nothing is kept
+// instead of the new one Graph hands back. Reusing it is safe — a delta
+// link reports every change since it was issued, and changes are applied
+// idempotently — and it spares an idle cursor a write every cycle; the
+// link is still renewed this often, so it never ages toward expiry.
+const idleCursorRefresh = time.Hour
 
 // deltaRound is one cursor's delta round, whatever it walks (users, groups,
 // a folder's messages, a calendar window, contacts): pages come from the
@@ -75,6 +85,8 @@ type walk[P page[P]] struct {
 	resynced    bool
 	done        bool
 	res         roundResult
+	// savedAt is when the cursor was last saved.
+	savedAt time.Time
 }
 
 // startWalk reads the round's saved cursor.
@@ -83,7 +95,7 @@ func startWalk[P page[P]](ctx context.Context, st store.Store, r deltaRound[P]) 
 	if err != nil {
 		return nil, errStore{retryable("reading cursor "+r.key.String(), err)}
 	}
-	w := &walk[P]{r: r, st: st, link: cur.Token, complete: cur.Complete && cur.Token != "", fromScratch: cur.Token == ""}
+	w := &walk[P]{r: r, st: st, link: cur.Token, complete: cur.Complete && cur.Token != "", fromScratch: cur.Token == "", savedAt: cur.UpdatedAt}
 	if cur.FromScratch && !cur.Complete && r.sweep != nil {
 		// A from-scratch round was interrupted (a worker died): the IDs
 		// its earlier pages listed are gone with that worker, and the
@@ -117,6 +129,12 @@ func (w *walk[P]) take(ctx context.Context, page P, err error) error {
 	if err != nil {
 		w.done = true
 		return err
+	}
+	if w.complete && !w.fromScratch && page.empty() && page.next().Complete && time.Since(w.savedAt) < idleCursorRefresh {
+		// Nothing changed since the saved delta link: keep it.
+		w.res.Pages++
+		w.done = true
+		return nil
 	}
 	if w.fromScratch {
 		page = page.scratch()

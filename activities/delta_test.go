@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/store"
@@ -87,5 +88,55 @@ func TestAnInterruptedFromScratchRoundStartsOverAndSweeps(t *testing.T) {
 	}
 	if cur, _, _ := st.Cursor(ctx, key); cur.Token != "delta-1" || !cur.Complete || cur.FromScratch {
 		t.Fatalf("cursor after the round: %+v", cur)
+	}
+}
+
+// TestAnIdleRoundKeepsItsDeltaLinkWithoutAWrite: a round that reports
+// nothing keeps the saved delta link (no store write), one with a change
+// saves the new link, and an idle cursor older than idleCursorRefresh is
+// renewed.
+func TestAnIdleRoundKeepsItsDeltaLinkWithoutAWrite(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Driver: store.DriverSQLite, SQLitePath: filepath.Join(t.TempDir(), "s.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := domain.CursorKey{Tenant: "t", Mailbox: "m", Kind: domain.CursorContacts}
+	var answer ContactsDeltaPage
+	round := sweptRound(key, func(c domain.Contact) string { return c.ID },
+		func(string) (ContactsDeltaPage, error) { return answer, nil },
+		func(p ContactsDeltaPage) (store.Counts, error) {
+			return st.ApplyContacts(ctx, store.ContactsPage{Tenant: "t", Mailbox: "m", Upserts: p.Items, Removed: p.Removed, Next: p.next()})
+		},
+		func() ([]domain.Contact, error) { return st.Contacts(ctx, "t", "m") })
+	token := func() string {
+		c, _, err := st.Cursor(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Token
+	}
+
+	answer = ContactsDeltaPage{Items: []domain.Contact{{ID: "a", Mailbox: "m"}}, DeltaLink: "delta-1"}
+	if _, err := follow(ctx, st, round); err != nil || token() != "delta-1" {
+		t.Fatalf("first round: %v, cursor %q", err, token())
+	}
+	answer = ContactsDeltaPage{DeltaLink: "delta-2"}
+	if _, err := follow(ctx, st, round); err != nil || token() != "delta-1" {
+		t.Fatalf("idle round: %v, cursor %q; want delta-1 kept", err, token())
+	}
+	answer = ContactsDeltaPage{Removed: []string{"a"}, DeltaLink: "delta-3"}
+	if _, err := follow(ctx, st, round); err != nil || token() != "delta-3" {
+		t.Fatalf("round with a change: %v, cursor %q; want delta-3", err, token())
+	}
+	// An idle cursor saved longer ago than idleCursorRefresh is renewed.
+	w, err := startWalk(ctx, st, round)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.savedAt = w.savedAt.Add(-idleCursorRefresh - time.Minute)
+	if err := w.take(ctx, ContactsDeltaPage{DeltaLink: "delta-4"}, nil); err != nil || token() != "delta-4" {
+		t.Fatalf("stale idle cursor: %v, cursor %q; want delta-4", err, token())
 	}
 }

@@ -123,6 +123,16 @@ func (p UsersDeltaPage) scratch() UsersDeltaPage   { p.fromScratch = true; retur
 func (p GroupsDeltaPage) scratch() GroupsDeltaPage { p.fromScratch = true; return p }
 func (p DeltaPage[T]) scratch() DeltaPage[T]       { p.fromScratch = true; return p }
 
+func (p UsersDeltaPage) empty() bool {
+	return len(p.Users) == 0 && len(p.Removed) == 0 && len(p.Managers) == 0
+}
+
+func (p GroupsDeltaPage) empty() bool {
+	return len(p.Groups) == 0 && len(p.Removed) == 0 && len(p.MembersAdded) == 0 && len(p.MembersRemoved) == 0
+}
+
+func (p DeltaPage[T]) empty() bool { return len(p.Items) == 0 && len(p.Removed) == 0 }
+
 func nextOf(nextLink, deltaLink string, fromScratch bool) store.Next {
 	if deltaLink != "" {
 		return store.Next{Token: deltaLink, Complete: true}
