@@ -20,11 +20,7 @@ import (
 // store ends exact. Real SQLite; Graph is the pages below.
 func TestAnInterruptedFromScratchRoundStartsOverAndSweeps(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Driver: store.DriverSQLite, SQLitePath: filepath.Join(t.TempDir(), "s.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTestStore(t)
 	key := domain.CursorKey{Tenant: "t", Mailbox: "m", Kind: domain.CursorContacts}
 	contact := func(id string) domain.Contact { return domain.Contact{ID: id, Mailbox: "m", DisplayName: id} }
 	apply := func(p ContactsDeltaPage) (store.Counts, error) {
@@ -97,11 +93,7 @@ func TestAnInterruptedFromScratchRoundStartsOverAndSweeps(t *testing.T) {
 // renewed.
 func TestAnIdleRoundKeepsItsDeltaLinkWithoutAWrite(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Driver: store.DriverSQLite, SQLitePath: filepath.Join(t.TempDir(), "s.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTestStore(t)
 	key := domain.CursorKey{Tenant: "t", Mailbox: "m", Kind: domain.CursorContacts}
 	var answer ContactsDeltaPage
 	round := sweptRound(key, func(c domain.Contact) string { return c.ID },
@@ -139,4 +131,15 @@ func TestAnIdleRoundKeepsItsDeltaLinkWithoutAWrite(t *testing.T) {
 	if err := w.take(ctx, ContactsDeltaPage{DeltaLink: "delta-4"}, nil); err != nil || token() != "delta-4" {
 		t.Fatalf("stale idle cursor: %v, cursor %q; want delta-4", err, token())
 	}
+}
+
+// openTestStore opens a fresh SQLite store for one test.
+func openTestStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Driver: store.DriverSQLite, SQLitePath: filepath.Join(t.TempDir(), "s.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }

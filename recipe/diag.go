@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/outlookflow/outlookflow/internal/suggest"
 )
 
 // Pos is a position in a recipe file: 1-based line and column, as editors
@@ -65,7 +67,7 @@ func nearest(s string, candidates []string) string {
 	ls := strings.ToLower(s)
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
-		d := editDistance(ls, lc)
+		d := suggest.Distance(ls, lc)
 		if len(lc) >= 3 && strings.HasPrefix(ls, lc) {
 			d = min(d, 1)
 		}
@@ -90,25 +92,4 @@ func didYouMean(s string, known []string) string {
 		return fmt.Sprintf("did you mean %q?", n)
 	}
 	return "known: " + strings.Join(known, ", ")
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
