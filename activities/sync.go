@@ -64,6 +64,19 @@ type DeltaAnswer struct {
 	Events   EventsDeltaPage
 	Contacts ContactsDeltaPage
 	Err      error
+	// Load, when set, decodes the answer into the fields above (or Err)
+	// on demand: a batch's pages are then decoded one at a time, as each
+	// is saved, rather than all held decoded at once.
+	Load func(*DeltaAnswer)
+}
+
+// load decodes the answer if it has not been.
+func (a *DeltaAnswer) load() {
+	if a.Load != nil {
+		load := a.Load
+		a.Load = nil
+		load(a)
+	}
 }
 
 // UsersDeltaPage is one page of users delta.

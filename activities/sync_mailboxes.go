@@ -327,7 +327,10 @@ func (b *mailboxBatch) step(ctx context.Context, batch []*mailboxPart, items int
 		if p.dropped {
 			continue
 		}
-		if err := p.take(ctx, answers[i]); err != nil {
+		answers[i].load()
+		err := p.take(ctx, answers[i])
+		answers[i] = DeltaAnswer{} // the page is saved: let it go
+		if err != nil {
 			if err := b.res.part(b.mailbox, p.name, err); err != nil {
 				return err
 			}

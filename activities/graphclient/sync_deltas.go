@@ -39,22 +39,26 @@ func (c *Client) MailboxDeltas(ctx context.Context, creds activities.Credentials
 	if err != nil {
 		return nil, err
 	}
+	// Each answer is decoded when the sync takes it (Load), so a batch of
+	// several full pages is held decoded one page at a time.
 	out := make([]activities.DeltaAnswer, len(reqs))
 	for i, r := range reqs {
-		a := answers[i]
-		if a.err != nil {
-			out[i].Err = prefixed(a.err, describe(mailbox, r))
+		if err := answers[i].err; err != nil {
+			out[i].Err = prefixed(err, describe(mailbox, r))
 			continue
 		}
-		switch r.Kind {
-		case domain.CursorFolders:
-			out[i].Folders, out[i].Err = decodeFolders(a.body, mailbox)
-		case domain.CursorMessages:
-			out[i].Messages, out[i].Err = c.decodeMessages(ctx, s, a.body, mailbox, r.Folder)
-		case domain.CursorEvents:
-			out[i].Events, out[i].Err = decodeEvents(a.body, mailbox)
-		case domain.CursorContacts:
-			out[i].Contacts, out[i].Err = decodeContacts(a.body, mailbox)
+		body := answers[i].body
+		out[i].Load = func(a *activities.DeltaAnswer) {
+			switch r.Kind {
+			case domain.CursorFolders:
+				a.Folders, a.Err = decodeFolders(body, mailbox)
+			case domain.CursorMessages:
+				a.Messages, a.Err = c.decodeMessages(ctx, s, body, mailbox, r.Folder)
+			case domain.CursorEvents:
+				a.Events, a.Err = decodeEvents(body, mailbox)
+			case domain.CursorContacts:
+				a.Contacts, a.Err = decodeContacts(body, mailbox)
+			}
 		}
 	}
 	return out, nil

@@ -146,10 +146,19 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Tenants:            tenants,
 		Vault:              vault,
 		Log:                log,
-		MailboxParallelism: 8,
+		MailboxParallelism: mailboxesPerActivity,
 	}, activity.RegisterOptions{})
 	return &Workers{Tenant: tw, Sync: sw, Store: st}, nil
 }
+
+// mailboxesPerActivity is how many mailboxes one SyncMailboxes activity
+// syncs at once (a run has 4 such activities going: about 100 mailboxes in
+// flight). An idle mailbox is one $batch whose items Graph runs 4 at a
+// time, so idle cycles are bound by latency, not work, and gain from many
+// mailboxes in flight; a first sync's memory is bounded separately
+// (activities.Sync.ItemsInFlight), and each mailbox keeps Graph's own
+// limits (4 in flight, 10,000 per 10 minutes).
+const mailboxesPerActivity = 24
 
 // RunWorker connects, registers search attributes, and runs the worker until
 // ctx is cancelled.
