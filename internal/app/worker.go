@@ -152,13 +152,12 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 }
 
 // mailboxesPerActivity is how many mailboxes one SyncMailboxes activity
-// syncs at once (a run has 4 such activities going: about 100 mailboxes in
-// flight). An idle mailbox is one $batch whose items Graph runs 4 at a
-// time, so idle cycles are bound by latency, not work, and gain from many
-// mailboxes in flight; a first sync's memory is bounded separately
-// (activities.Sync.ItemsInFlight), and each mailbox keeps Graph's own
-// limits (4 in flight, 10,000 per 10 minutes).
-const mailboxesPerActivity = 24
+// syncs at once (a run has 4 such activities going: 32 mailboxes in
+// flight). Idle cycles are bound by latency and gain from more: at 24 the
+// idle-10k bench cycle took 38.6 s instead of 77.9 s. But a first sync's
+// peak RSS then rose from about 260 MB to about 500 MB, more than the
+// ItemsInFlight budget accounts for; until that memory is found, 8 it is.
+const mailboxesPerActivity = 8
 
 // RunWorker connects, registers search attributes, and runs the worker until
 // ctx is cancelled.
