@@ -73,7 +73,7 @@ func TestNeedsExplainsUnsupportedAndNotedPermissions(t *testing.T) {
 }
 
 func TestGrantWithEverythingNeededValidates(t *testing.T) {
-	opts := Options{Tenants: map[string]Grant{"contoso": {Delegated: true,
+	opts := Options{Tenants: map[string]Grant{"demo": {Delegated: true,
 		Permissions: []string{"Mail.ReadWrite", "Mail.Send", "ChannelMessage.Send", "Calendars.ReadWrite", "OnlineMeetings.ReadWrite", "GroupMember.Read.All"}}}}
 	if _, errs := LoadDir("examples", opts); len(errs) > 0 {
 		t.Errorf("examples fail against a delegated grant that covers them:\n%s", Diagnostics(errs).Error())
