@@ -115,15 +115,18 @@ func (c *cli) loadRecipes(args []string, f recipeFlags) ([]*recipe.Recipe, []rec
 					return nil, nil, err
 				}
 				view, err := c.queryStatus(t.Key)
-				var ee exitError
-				if errors.As(err, &ee) && ee.code == exitNotFound {
-					// Never connected: nothing granted to compare with.
-					fmt.Fprintf(c.stderr, "tenant %q has no connection workflow yet; its recipes' permissions are not checked\n", t.Key)
+				if err != nil {
+					// Never connected, or its workflow does not answer:
+					// nothing granted to compare with. Say so, and check
+					// the rest.
+					why := err.Error()
+					var ee exitError
+					if errors.As(err, &ee) && ee.code == exitNotFound {
+						why = "it has no connection workflow yet"
+					}
+					fmt.Fprintf(c.stderr, "tenant %q: its grant is unknown (%s); its recipes' permissions are not checked\n", t.Key, why)
 					opts.Tenants[t.Key] = g
 					continue
-				}
-				if err != nil {
-					return nil, nil, err
 				}
 				// An empty grant is a real answer only once the tenant
 				// was checked; before that, leave permissions unchecked.
