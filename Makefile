@@ -85,7 +85,8 @@ bench: $(TEMPORAL)
 temporal: $(TEMPORAL)
 	$(TEMPORAL) server start-dev --ip 127.0.0.1 --port 7233 --ui-port 8233 \
 		--search-attribute OutlookflowTenant=Keyword --search-attribute OutlookflowConnectionStatus=Keyword \
-		--search-attribute OutlookflowSyncKind=Keyword
+		--search-attribute OutlookflowSyncKind=Keyword \
+		--search-attribute OutlookflowRecipe=Keyword --search-attribute OutlookflowRunStatus=Keyword
 
 clean:
 	rm -rf .demo .graphsim

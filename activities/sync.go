@@ -160,6 +160,10 @@ type Sync struct {
 	Tenants TenantDirectory
 	Vault   CredentialVault
 	Log     *zap.Logger
+	// Triggers, when set, is the recipe engine: pages of tenants with
+	// recipes record their changes in the trigger outbox, and each
+	// mailbox's changes are dispatched after its pages are saved.
+	Triggers *Recipes
 	// MailboxParallelism is how many mailboxes one batch syncs at once.
 	MailboxParallelism int
 	// ItemsInFlight bounds the items (by estimate) of the pages this

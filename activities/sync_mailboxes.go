@@ -166,6 +166,14 @@ type mailboxJob struct {
 func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesResult, error) {
 	res := SyncMailboxesResult{Mailboxes: 1}
 	b := &mailboxBatch{job: j, mailbox: mailbox, res: &res}
+	b.outboxMail, b.outboxEvents = j.Triggers.Wants(j.tenant)
+	if b.outboxMail || b.outboxEvents {
+		initial, err := j.firstSync(ctx, mailbox)
+		if err != nil {
+			return res, err
+		}
+		b.initial = initial
+	}
 	if j.settings.Has(permissions.FeatureMail) {
 		if err := b.addMail(ctx); err != nil {
 			return res, err
@@ -186,6 +194,15 @@ func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesR
 	if err != nil {
 		return res, err
 	}
+	if b.outboxMail || b.outboxEvents {
+		// The pages are saved and their changes are in the outbox: match
+		// them against the tenant's recipes now. A failure here fails the
+		// mailbox; its retry finds the same outbox and starts nothing
+		// twice.
+		if _, err := j.Triggers.Dispatch(ctx, j.tenant, mailbox); err != nil {
+			return res, err
+		}
+	}
 	if j.settings.Has(permissions.FeatureMailboxSettings) {
 		changed, err := j.mailboxSettings(ctx, mailbox)
 		res.Updated += changed
@@ -194,6 +211,24 @@ func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesR
 		}
 	}
 	return res, nil
+}
+
+// firstSync reports whether the mailbox has never been synced through: its
+// folder list (or, without mail, its calendar) has no round that ever
+// completed and was never reset. Its changes then list what was already
+// there, which no trigger treats as new.
+func (j mailboxJob) firstSync(ctx context.Context, mailbox string) (bool, error) {
+	key := domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorFolders}
+	if !j.settings.Has(permissions.FeatureMail) {
+		_, _, window := CalendarWindow(j.now, j.settings.CalendarPast, j.settings.CalendarFuture)
+		key = domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: window}
+	}
+	cur, found, err := j.Store.Cursor(ctx, key)
+	if err != nil {
+		return false, retryable("reading cursor "+key.String(), err)
+	}
+	everCompleted := cur.Complete || (cur.Token != "" && !cur.FromScratch)
+	return !found || (!everCompleted && cur.Resyncs == 0), nil
 }
 
 // Batch sizing. A batch holds at most 20 requests (Graph's limit) and
@@ -265,6 +300,11 @@ type mailboxBatch struct {
 	parts   []*mailboxPart
 	// folders holds a message part per folder, by folder ID.
 	folders map[string]*mailboxPart
+	// outboxMail and outboxEvents: the tenant has recipes on mail or
+	// calendar changes, so the pages record their changes in the trigger
+	// outbox. initial: this is the mailbox's first sync, whose changes are
+	// what was already there (no new mail, no calendar changes).
+	outboxMail, outboxEvents, initial bool
 }
 
 // run sends the parts' next requests in batches until every part is over.
@@ -466,7 +506,8 @@ func (b *mailboxBatch) folderPart(ctx context.Context, f domain.MailFolder) (*ma
 	round := sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID},
 		func(m domain.Message) string { return m.ID }, nil,
 		func(p MessagesDeltaPage) (store.Counts, error) {
-			return j.Store.ApplyMessages(ctx, store.MessagesPage{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID, Upserts: p.Items, Removed: p.Removed, Next: p.next()})
+			return j.Store.ApplyMessages(ctx, store.MessagesPage{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID, Upserts: p.Items, Removed: p.Removed, Next: p.next(),
+				Outbox: b.outboxMail, OutboxInitial: b.initial})
 		},
 		func() ([]domain.Message, error) {
 			return j.Store.Messages(ctx, store.MessageQuery{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID})
@@ -504,7 +545,8 @@ func (b *mailboxBatch) addCalendar(ctx context.Context) error {
 	key := domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: window}
 	round := sweptRound(key, func(e domain.Event) string { return e.ID }, nil,
 		func(p EventsDeltaPage) (store.Counts, error) {
-			return j.Store.ApplyEvents(ctx, store.EventsPage{Tenant: j.tenant, Mailbox: mailbox, Window: window, Upserts: p.Items, Removed: p.Removed, Next: p.next()})
+			return j.Store.ApplyEvents(ctx, store.EventsPage{Tenant: j.tenant, Mailbox: mailbox, Window: window, Upserts: p.Items, Removed: p.Removed, Next: p.next(),
+				Outbox: b.outboxEvents, OutboxInitial: b.initial})
 		},
 		func() ([]domain.Event, error) { return j.Store.Events(ctx, j.tenant, mailbox) })
 	sweep := round.sweep

@@ -206,6 +206,17 @@ var weekdayNames = map[string]time.Weekday{
 // addEvent creates an event in the organizer's calendar and copies in
 // tenant attendees' calendars, all with change sequence seq.
 func (t *tenant) addEvent(es EventSeed, seq int) (string, error) {
+	if es.Subject == "" {
+		return "", errors.New("graphsim: event needs a subject and an end after its start")
+	}
+	return t.addEventWith(es, seq, nil)
+}
+
+// addEventWith is addEvent for Graph writes too: the subject may be empty,
+// and opt (if set) adjusts the organizer's event before the attendees'
+// copies are made from it. Attendees' copies never carry the organizer's
+// transactionId or personal settings (categories).
+func (t *tenant) addEventWith(es EventSeed, seq int, opt func(*event)) (string, error) {
 	org := t.lookupUser(es.Organizer)
 	if org == nil {
 		org = t.userByAddress(es.Organizer)
@@ -213,7 +224,7 @@ func (t *tenant) addEvent(es EventSeed, seq int) (string, error) {
 	if org == nil || org.mail == "" {
 		return "", fmt.Errorf("%w: organizer %q", ErrNotFound, es.Organizer)
 	}
-	if es.Subject == "" || es.Start.IsZero() || !es.End.After(es.Start) {
+	if es.Start.IsZero() || !es.End.After(es.Start) {
 		return "", errors.New("graphsim: event needs a subject and an end after its start")
 	}
 	tz := es.TimeZone
@@ -235,6 +246,11 @@ func (t *tenant) addEvent(es EventSeed, seq int) (string, error) {
 		start:     es.Start.UTC(), end: es.End.UTC(), timeZone: tz, isAllDay: es.IsAllDay, isOnline: es.IsOnlineMeeting,
 		kind: "singleInstance", showAs: "busy", importance: "normal", sensitivity: "normal",
 		createdAt: timeNow(), modifiedAt: timeNow(), createdSeq: seq,
+		reminderMinutes: 15, reminderOn: true, responseRequested: true, allowNewTimeProposals: true,
+		onlineProvider: "unknown",
+	}
+	if es.IsOnlineMeeting {
+		base.onlineProvider = "teamsForBusiness"
 	}
 	if es.ShowAs != "" {
 		base.showAs = es.ShowAs
@@ -243,7 +259,7 @@ func (t *tenant) addEvent(es EventSeed, seq int) (string, error) {
 		base.importance = strings.ToLower(es.Importance)
 	}
 	if es.IsOnlineMeeting {
-		base.joinURL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_" + strings.ReplaceAll(deterministicGUID("join", uid), "-", "") + "%40thread.v2/0"
+		base.joinURL = teamsJoinURL(uid)
 	}
 	if rs := es.Recurrence; rs != nil {
 		rc := &recurrence{pattern: strings.ToLower(rs.Pattern), interval: rs.Interval, count: rs.Count}
@@ -270,26 +286,46 @@ func (t *tenant) addEvent(es EventSeed, seq int) (string, error) {
 		}
 		base.attendees = append(base.attendees, attendee{who: t.recipientFor(a.Address), typ: typ, response: resp})
 	}
-	mk := func(owner *user, eid, response string) {
-		e := base
-		e.id = eid
-		e.responseStatus = response
-		e.attendees = append([]attendee(nil), base.attendees...)
-		if base.removedOccurrences != nil {
-			e.removedOccurrences = map[int64]bool{}
-		}
-		owner.events = append(owner.events, &e)
+	if opt != nil {
+		opt(&base)
 	}
 	if org.eventByID(id) != nil {
 		return "", fmt.Errorf("graphsim: event %q exists", id)
 	}
-	mk(org, id, "organizer")
+	org.events = append(org.events, copyEvent(&base, id, "organizer"))
 	for _, a := range base.attendees {
 		if au := t.userByAddress(a.who.Address); au != nil && au != org && au.mail != "" {
-			mk(au, outlookID("event", t.id, au.id, uid), a.response)
+			t.inviteAttendee(au, &base, a.response)
 		}
 	}
 	return id, nil
+}
+
+// copyEvent makes a calendar's own copy of an event.
+func copyEvent(base *event, id, response string) *event {
+	e := *base
+	e.id = id
+	e.responseStatus = response
+	e.attendees = append([]attendee(nil), base.attendees...)
+	e.categories = append([]string(nil), base.categories...)
+	if base.removedOccurrences != nil {
+		e.removedOccurrences = map[int64]bool{}
+		if response != "organizer" {
+			for k, v := range base.removedOccurrences {
+				e.removedOccurrences[k] = v
+			}
+		}
+	}
+	return &e
+}
+
+// inviteAttendee puts an attendee's copy of the meeting (organizer's event
+// base) in au's calendar, keyed by the iCalUId.
+func (t *tenant) inviteAttendee(au *user, base *event, response string) *event {
+	e := copyEvent(base, outlookID("event", t.id, au.id, base.iCalUID), response)
+	e.transactionID, e.categories = "", nil
+	au.events = append(au.events, e)
+	return e
 }
 
 // copiesOf lists every calendar's copy of an event (by iCalUId), with owners.
@@ -331,8 +367,7 @@ func (s *Server) UpdateEvent(tenantID, userIDOrUPN, eventID string, up EventUpda
 	if !ok {
 		return fmt.Errorf("%w: event %q", ErrNotFound, eventID)
 	}
-	seq := t.nextChange()
-	apply := func(e *event) {
+	t.changeEvent(u, in, t.nextChange(), func(e *event) {
 		if up.Subject != nil {
 			e.subject = *up.Subject
 		}
@@ -347,9 +382,31 @@ func (s *Server) UpdateEvent(tenantID, userIDOrUPN, eventID string, up EventUpda
 		}
 		if up.IsOnlineMeeting != nil {
 			e.isOnline = *up.IsOnlineMeeting
-			if e.isOnline && e.joinURL == "" {
-				e.joinURL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_" + strings.ReplaceAll(deterministicGUID("join", e.iCalUID), "-", "") + "%40thread.v2/0"
+			if e.isOnline {
+				e.onlineProvider = "teamsForBusiness"
+				if e.joinURL == "" {
+					e.joinURL = teamsJoinURL(e.iCalUID)
+				}
 			}
+		}
+	}, nil)
+	return nil
+}
+
+func teamsJoinURL(uid string) string {
+	return "https://teams.microsoft.com/l/meetup-join/19%3ameeting_" + strings.ReplaceAll(deterministicGUID("join", uid), "-", "") + "%40thread.v2/0"
+}
+
+// changeEvent applies shared to every copy of the instance's event and
+// local to u's copy only (both may be nil), all with change sequence seq.
+// A series occurrence becomes an exception in every copy.
+func (t *tenant) changeEvent(u *user, in instance, seq int, shared, local func(*event)) {
+	apply := func(owner *user, e *event) {
+		if shared != nil {
+			shared(e)
+		}
+		if local != nil && owner == u {
+			local(e)
 		}
 		e.changeVersion++
 		e.modifiedAt = timeNow()
@@ -357,29 +414,33 @@ func (s *Server) UpdateEvent(tenantID, userIDOrUPN, eventID string, up EventUpda
 	}
 	owners, copies := t.copiesOf(in.ev.iCalUID)
 	for i, c := range copies {
+		if shared == nil && owners[i] != u {
+			continue
+		}
 		if in.kind != "occurrence" {
 			if in.kind == "exception" {
 				// Exceptions are per calendar; find this copy's exception.
 				for _, x := range owners[i].events {
 					if x.kind == "exception" && x.seriesMasterID == c.id && x.originalStart.Equal(in.origStart) {
-						apply(x)
+						apply(owners[i], x)
 					}
 				}
 				continue
 			}
-			apply(c)
+			apply(owners[i], c)
 			continue
 		}
 		x := *c
 		x.id = outlookID("exception", c.id, fmt.Sprint(in.origStart.Unix()))
 		x.kind, x.seriesMasterID, x.originalStart, x.recur, x.removedOccurrences = "exception", c.id, in.origStart, nil, nil
+		x.attendees = append([]attendee(nil), c.attendees...)
+		x.categories = append([]string(nil), c.categories...)
 		x.start, x.end = in.start, in.end
 		x.createdSeq = seq
-		apply(&x)
+		apply(owners[i], &x)
 		owners[i].events = append(owners[i].events, &x)
 		owners[i].eventTombs = append(owners[i].eventTombs, tombstone{id: occurrenceID(c.id, in.origStart), seq: seq})
 	}
-	return nil
 }
 
 // SetEventResponse records an attendee's response (accepted,
@@ -400,19 +461,32 @@ func (s *Server) SetEventResponse(tenantID, attendeeIDOrUPN, eventID, response s
 	default:
 		return fmt.Errorf("graphsim: response %q", response)
 	}
-	seq := t.nextChange()
+	t.respondToEvent(u, e, response, true, t.nextChange())
+	return nil
+}
+
+// respondToEvent records u's response on its copy e; with notify (the
+// response is sent to the organizer) every copy's attendee entry for u
+// changes too, else only u's own copy.
+func (t *tenant) respondToEvent(u *user, e *event, response string, notify bool, seq int) {
+	now := timeNow()
 	_, copies := t.copiesOf(e.iCalUID)
 	for _, c := range copies {
+		if !notify && c != e {
+			continue
+		}
 		for i := range c.attendees {
 			if strings.EqualFold(c.attendees[i].who.Address, u.mail) {
 				c.attendees[i].response = response
+				c.attendees[i].at = now
 			}
 		}
 		c.changeVersion++
 		c.changedSeq = seq
 	}
 	e.responseStatus = response
-	return nil
+	e.respondedAt = now
+	e.modifiedAt = now
 }
 
 // CancelEvent cancels a meeting as its organizer: the organizer's event
@@ -433,7 +507,12 @@ func (s *Server) CancelEvent(tenantID, organizerIDOrUPN, eventID string) error {
 	if in.ev.responseStatus != "organizer" {
 		return errors.New("graphsim: only the organizer can cancel a meeting")
 	}
-	seq := t.nextChange()
+	t.cancelEvent(u, in, t.nextChange())
+	return nil
+}
+
+// cancelEvent cancels an organizer's meeting (or one occurrence).
+func (t *tenant) cancelEvent(u *user, in instance, seq int) {
 	owners, copies := t.copiesOf(in.ev.iCalUID)
 	for i, c := range copies {
 		if in.kind == "occurrence" {
@@ -441,18 +520,38 @@ func (s *Server) CancelEvent(tenantID, organizerIDOrUPN, eventID string) error {
 			owners[i].eventTombs = append(owners[i].eventTombs, tombstone{id: occurrenceID(c.id, in.origStart), seq: seq})
 			continue
 		}
+		if in.kind == "exception" {
+			// Exceptions are per calendar: cancel each copy's one.
+			for _, x := range append([]*event(nil), owners[i].events...) {
+				if x.kind != "exception" || x.seriesMasterID != c.id || !x.originalStart.Equal(in.origStart) {
+					continue
+				}
+				if owners[i] == u {
+					c.removedOccurrences[in.origStart.Unix()] = true
+					owners[i].deleteEvent(x, seq)
+				} else {
+					cancelCopy(x, seq)
+				}
+			}
+			continue
+		}
 		if owners[i] == u {
 			owners[i].deleteEvent(c, seq)
 			continue
 		}
-		c.isCancelled = true
-		if !strings.HasPrefix(c.subject, "Canceled: ") {
-			c.subject = "Canceled: " + c.subject
-		}
-		c.changeVersion++
-		c.changedSeq = seq
+		cancelCopy(c, seq)
 	}
-	return nil
+}
+
+// cancelCopy marks an attendee's copy cancelled, as a cancellation
+// message does.
+func cancelCopy(c *event, seq int) {
+	c.isCancelled = true
+	if !strings.HasPrefix(c.subject, "Canceled: ") {
+		c.subject = "Canceled: " + c.subject
+	}
+	c.changeVersion++
+	c.changedSeq = seq
 }
 
 // DeleteEvent deletes an event (or one occurrence) from one calendar.
@@ -463,22 +562,36 @@ func (s *Server) DeleteEvent(tenantID, userIDOrUPN, eventID string) error {
 	if err != nil {
 		return err
 	}
+	if !u.deleteFromCalendar(eventID, t.nextChange()) {
+		return fmt.Errorf("%w: event %q", ErrNotFound, eventID)
+	}
+	return nil
+}
+
+// deleteFromCalendar deletes an event, series master or occurrence from
+// u's calendar only; false if there is no such item.
+func (u *user) deleteFromCalendar(eventID string, seq int) bool {
 	in, ok := u.instanceByID(eventID)
 	if !ok {
 		if e := u.eventByID(eventID); e != nil && e.kind == "seriesMaster" {
-			u.deleteEvent(e, t.nextChange())
-			return nil
+			u.deleteEvent(e, seq)
+			return true
 		}
-		return fmt.Errorf("%w: event %q", ErrNotFound, eventID)
+		return false
 	}
-	seq := t.nextChange()
 	if in.kind == "occurrence" {
 		in.ev.removedOccurrences[in.origStart.Unix()] = true
 		u.eventTombs = append(u.eventTombs, tombstone{id: in.id, seq: seq})
-		return nil
+		return true
+	}
+	if in.kind == "exception" {
+		// The occurrence must not come back once its exception is gone.
+		if m := u.eventByID(in.ev.seriesMasterID); m != nil && m.removedOccurrences != nil {
+			m.removedOccurrences[in.origStart.Unix()] = true
+		}
 	}
 	u.deleteEvent(in.ev, seq)
-	return nil
+	return true
 }
 
 // deleteEvent removes an event; a series master takes its occurrences and

@@ -26,8 +26,10 @@ import (
 // Prefer: odata.maxpagesize pages (default 10), $select from the first call
 // kept in the links, @removed for contacts deleted after a deltaLink, and
 // SyncStateNotFound for unknown, expired or completed-round tokens.
-// $filter (the doc's emailAddresses/any form), $orderby, $search, $expand and
-// $count answer 501, as do childFolders and contactFolders/delta.
+// Writes and the singleValueExtendedProperties $filter and $expand forms
+// are in contacts_write.go; other $filter forms (such as the doc's
+// emailAddresses/any), $orderby, $search, other $expand and $count answer
+// 501, as do childFolders and contactFolders/delta.
 
 var permContactsRead = []string{"Contacts.Read", "Contacts.ReadWrite"}
 
@@ -40,6 +42,9 @@ type contact struct {
 	createdAt, modifiedAt                                  time.Time
 	changeVersion                                          int
 	createdSeq, changedSeq                                 int
+
+	extra    map[string]any // other writable properties set over Graph (contacts_write.go)
+	extProps []extProp      // singleValueExtendedProperties
 }
 
 type contactFolder struct {
@@ -189,6 +194,9 @@ func (c *contact) changeKey() string {
 }
 
 func contactValue(c *contact, p string) any {
+	if v, ok := c.extra[p]; ok {
+		return v
+	}
 	switch p {
 	case "createdDateTime":
 		return graphTime(c.createdAt)
@@ -292,6 +300,10 @@ func (s *Server) routeContacts(g *graphRequest) {
 func (s *Server) contactsUnder(g *graphRequest, folderKey string, rest []string) {
 	switch {
 	case len(rest) == 0:
+		if g.r.Method == http.MethodPost {
+			s.createContactGraph(g, folderKey)
+			return
+		}
 		if g.method(http.MethodGet) {
 			s.listContacts(g, folderKey)
 		}
@@ -300,8 +312,15 @@ func (s *Server) contactsUnder(g *graphRequest, folderKey string, rest []string)
 			s.contactsDelta(g, folderKey)
 		}
 	case len(rest) == 1:
-		if g.method(http.MethodGet) {
-			s.getContact(g, folderKey, rest[0])
+		switch g.r.Method {
+		case http.MethodPatch:
+			s.patchContactGraph(g, folderKey, rest[0])
+		case http.MethodDelete:
+			s.deleteContactGraph(g, folderKey, rest[0])
+		default:
+			if g.method(http.MethodGet) {
+				s.getContact(g, folderKey, rest[0])
+			}
 		}
 	default:
 		errNotSimulated(g.w, g.r, graphRoute(g.segs))
@@ -339,8 +358,21 @@ func selectContactProps(g *graphRequest) ([]string, bool) {
 
 func (s *Server) listContacts(g *graphRequest, folderKey string) {
 	w, r, q := g.w, g.r, g.q
-	if q.filter != "" || q.orderBy != "" || q.search != "" || q.expand != "" || q.count != "" {
-		errNotSimulated(w, r, "$filter, $orderby, $search, $expand and $count on contacts")
+	if q.orderBy != "" || q.search != "" || q.count != "" {
+		errNotSimulated(w, r, "$orderby, $search and $count on contacts")
+		return
+	}
+	var match func(*contact) bool
+	if q.filter != "" {
+		f, ok := parseExtPropFilter(q.filter)
+		if !ok {
+			errNotSimulated(w, r, "$filter other than singleValueExtendedProperties/any(ep: ep/id eq '...' [and ep/value eq|ne '...' | contains|startswith(ep/value, '...')]) on contacts")
+			return
+		}
+		match = f.match
+	}
+	expand, ok := parseExtPropExpand(g)
+	if !ok {
 		return
 	}
 	top := messagesDefaultPage
@@ -361,7 +393,7 @@ func (s *Server) listContacts(g *graphRequest, folderKey string) {
 	}
 	var all []*contact
 	for _, c := range u.contacts {
-		if c.folderID == f.id {
+		if c.folderID == f.id && (match == nil || match(c)) {
 			all = append(all, c)
 		}
 	}
@@ -369,7 +401,7 @@ func (s *Server) listContacts(g *graphRequest, folderKey string) {
 	end := min(start+top, len(all))
 	value := make([]object, 0, end-start)
 	for _, c := range all[start:end] {
-		value = append(value, contactJSON(c, props))
+		value = append(value, withExtProps(contactJSON(c, props), c, expand))
 	}
 	s.mu.Unlock()
 	ctx := fmt.Sprintf("users('%s')", g.userKey())
@@ -384,9 +416,9 @@ func (s *Server) listContacts(g *graphRequest, folderKey string) {
 }
 
 func (s *Server) getContact(g *graphRequest, folderKey, id string) {
-	w, r, q := g.w, g.r, g.q
-	if q.expand != "" {
-		errNotSimulated(w, r, "$expand on a contact")
+	w, r := g.w, g.r
+	expand, ok := parseExtPropExpand(g)
+	if !ok {
 		return
 	}
 	props, ok := selectContactProps(g)
@@ -403,7 +435,7 @@ func (s *Server) getContact(g *graphRequest, folderKey, id string) {
 		errItemNotFoundOrMalformed(g, id)
 		return
 	}
-	entity := contactJSON(c, props)
+	entity := withExtProps(contactJSON(c, props), c, expand)
 	s.mu.Unlock()
 	ctx := fmt.Sprintf("users('%s')/contacts%s/$entity", g.userKey(), selectSuffix(props))
 	writeGraphJSON(w, r, http.StatusOK, append(object{{"@odata.context", contextURL(r, ctx)}}, entity...))

@@ -175,6 +175,9 @@ type faultJSON struct {
 	// Probability and Body as in Fault.
 	Probability float64 `json:"probability,omitempty"`
 	Body        string  `json:"body,omitempty"`
+	// DropResponse as in Fault: handle the request, then drop the
+	// connection without answering.
+	DropResponse bool `json:"dropResponse,omitempty"`
 }
 
 type requestJSON struct {
@@ -348,7 +351,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			controlError(w, err)
 			return
 		}
-		f := Fault{Method: fj.Method, Path: fj.Path, Status: fj.Status, RetryAfter: fj.RetryAfter, Count: fj.Count, Reset: fj.Reset, Probability: fj.Probability, Body: fj.Body}
+		f := Fault{Method: fj.Method, Path: fj.Path, Status: fj.Status, RetryAfter: fj.RetryAfter, Count: fj.Count, Reset: fj.Reset, Probability: fj.Probability, Body: fj.Body, DropResponse: fj.DropResponse}
 		if fj.Latency != "" {
 			d, err := time.ParseDuration(fj.Latency)
 			if err != nil {
@@ -361,7 +364,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case route == "GET /faults":
 		var out []object
 		for _, fs := range s.Faults() {
-			fj := faultJSON{Method: fs.Fault.Method, Path: fs.Fault.Path, Status: fs.Fault.Status, RetryAfter: fs.Fault.RetryAfter, Count: fs.Fault.Count, Reset: fs.Fault.Reset, Probability: fs.Fault.Probability, Body: fs.Fault.Body}
+			fj := faultJSON{Method: fs.Fault.Method, Path: fs.Fault.Path, Status: fs.Fault.Status, RetryAfter: fs.Fault.RetryAfter, Count: fs.Fault.Count, Reset: fs.Fault.Reset, Probability: fs.Fault.Probability, Body: fs.Fault.Body, DropResponse: fs.Fault.DropResponse}
 			if fs.Fault.Latency > 0 {
 				fj.Latency = fs.Fault.Latency.String()
 			}
@@ -443,6 +446,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		s.ResetMaxInFlight(parts[1])
 		ok(object{{"ok", true}})
 	case s.serveControlWorld(w, r, parts):
+	case s.serveControlCollab(w, r, parts):
 	default:
 		writeJSON(w, http.StatusNotFound, contentTypeJSON, object{{"error", fmt.Sprintf("no control route %s %s", r.Method, r.URL.Path)}})
 	}
@@ -464,6 +468,8 @@ func (s *Server) controlApp(w http.ResponseWriter, r *http.Request, tenantID, cl
 		done(s.RevokeConsent(tenantID, clientID))
 	case "restore-consent":
 		done(s.RestoreConsent(tenantID, clientID))
+	case "online-meeting-policy", "online-meeting-policy/revoke":
+		done(s.controlMeetingPolicy(r, tenantID, clientID, action == "online-meeting-policy"))
 	case "secrets", "secrets/remove", "secrets/expire":
 		var body struct {
 			Value     string    `json:"value"`

@@ -27,6 +27,16 @@ type Fault struct {
 	// when 0) and Content-Type application/json: a malformed page (bad
 	// JSON, a truncated page, an item without id) for a client to cope with.
 	Body string
+	// DropResponse commits the write, then drops the response: the request
+	// is handled in full (its changes take effect, on any Graph or
+	// identity route and for $batch items), then the connection is closed
+	// without a single response byte (HTTP/1.1: the connection is hijacked
+	// and closed; HTTP/2: the stream is reset). The client sees a transport
+	// error and cannot tell whether the write happened: the case that
+	// makes retried writes duplicate. Latency still applies before
+	// handling; Status and Body are ignored; Reset wins over it. A dropped
+	// $batch item drops the whole batch's response (after its items ran).
+	DropResponse bool
 }
 
 // FaultStatus is an active fault as Faults reports it.
@@ -137,6 +147,12 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, identity boo
 		// or reset the stream (HTTP/2) without logging a stack.
 		panic(http.ErrAbortHandler)
 	}
+	if f.DropResponse {
+		// The caller handles the request with a discarding writer, then
+		// calls dropResponse.
+		info.dropResponse = true
+		return false
+	}
 	if f.Body != "" {
 		status := f.Status
 		if status == 0 {
@@ -193,4 +209,30 @@ func writeIdentityFault(w http.ResponseWriter, r *http.Request, status int) {
 		return
 	}
 	writeIdentityError(w, r, status, "invalid_request", 90000, fmt.Sprintf("Injected fault: HTTP %d.", status))
+}
+
+// discardWriter swallows a handler's response for a DropResponse fault:
+// nothing of it may reach the client.
+type discardWriter struct{ h http.Header }
+
+func newDiscardWriter() *discardWriter { return &discardWriter{h: http.Header{}} }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Flush()                      {}
+
+// dropResponse ends a request whose DropResponse fault let it run: an
+// HTTP/1.1 connection is hijacked and closed, so the client reads EOF
+// where the status line should be; anything else (HTTP/2, a $batch item)
+// panics with http.ErrAbortHandler, which resets the stream or, for a
+// batch item, the whole batch's connection. Nothing has been written to w.
+func dropResponse(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
 }

@@ -230,14 +230,12 @@ func (s *Server) serveGraphAs(w http.ResponseWriter, r *http.Request, p *princip
 // a typo (real unknown segments give 400).
 var (
 	notYetUserSegments = map[string]bool{
-		"calendar": true, "calendars": true,
-		"events": true, "onlinemeetings": true, "findmeetingtimes": true,
 		"memberof": true, "photo": true, "drive": true, "todo": true, "inferenceclassification": true,
 		"messagerules": true, "outlook": true, "extensions": true, "chats": true, "joinedteams": true,
 	}
 	notYetRootSegments = map[string]bool{
 		"subscriptions": true, "organization": true, "applications": true,
-		"serviceprincipals": true, "teams": true, "chats": true, "communications": true, "directoryobjects": true,
+		"serviceprincipals": true, "chats": true, "communications": true, "directoryobjects": true,
 		"contacts": true, "domains": true, "sites": true, "drives": true, "planner": true, "security": true,
 		"auditlogs": true, "reports": true, "identity": true, "policies": true, "invitations": true,
 	}
@@ -256,6 +254,10 @@ func (s *Server) routeGraph(g *graphRequest) {
 	}
 	if root == "groups" {
 		s.routeGroups(g)
+		return
+	}
+	if root == "teams" {
+		s.routeTeams(g)
 		return
 	}
 	if root != "users" {
@@ -290,16 +292,7 @@ func (s *Server) routeGraph(g *graphRequest) {
 	}
 	switch sub := strings.ToLower(segs[2]); {
 	case sub == "messages":
-		switch {
-		case len(segs) == 3:
-			if g.method(http.MethodGet) {
-				s.listMessages(g, "")
-			}
-		case len(segs) == 4 && !isDelta(segs[3]):
-			s.messageItem(g, "", segs[3])
-		default:
-			errNotSimulated(g.w, g.r, "/users/{id}/messages/"+strings.Join(segs[3:], "/"))
-		}
+		s.routeMessages(g, "", segs[3:]) // graph_mail_write.go
 	case sub == "mailfolders":
 		s.routeMailFolders(g)
 	case sub == "manager" && len(segs) == 3:
@@ -320,6 +313,14 @@ func (s *Server) routeGraph(g *graphRequest) {
 		if g.method(http.MethodPost) {
 			s.sendMail(g)
 		}
+	case sub == "events" || sub == "calendar" || sub == "calendars":
+		s.routeEvents(g)
+	case sub == "findmeetingtimes" && len(segs) == 3:
+		if g.method(http.MethodPost) {
+			s.findMeetingTimes(g)
+		}
+	case sub == "onlinemeetings":
+		s.routeOnlineMeetings(g)
 	case notYetUserSegments[sub]:
 		errNotSimulated(g.w, g.r, "/users/{id}/"+segs[2])
 	default:
@@ -357,7 +358,9 @@ func (s *Server) routeGroups(g *graphRequest) {
 func (s *Server) routeMailFolders(g *graphRequest) {
 	segs := g.segs[3:]
 	if len(segs) == 0 {
-		if g.method(http.MethodGet) {
+		if g.r.Method == http.MethodPost {
+			s.createMailFolder(g, nil)
+		} else if g.method(http.MethodGet) {
 			s.listMailFolders(g, nil)
 		}
 		return
@@ -383,21 +386,19 @@ func (s *Server) routeMailFolders(g *graphRequest) {
 			s.getMailFolder(g, path)
 		}
 	case len(rest) == 1 && strings.EqualFold(rest[0], "childFolders"):
-		if g.method(http.MethodGet) {
+		if g.r.Method == http.MethodPost {
+			s.createMailFolder(g, path)
+		} else if g.method(http.MethodGet) {
 			s.listMailFolders(g, path)
 		}
 	case len(path) > 1 && !s.folderPathValid(g, path):
 		// errors written
-	case len(rest) == 1 && strings.EqualFold(rest[0], "messages"):
-		if g.method(http.MethodGet) {
-			s.listMessages(g, folderKey)
-		}
 	case len(rest) == 2 && strings.EqualFold(rest[0], "messages") && isDelta(rest[1]):
 		if g.method(http.MethodGet) {
 			s.messagesDelta(g, folderKey)
 		}
-	case len(rest) == 2 && strings.EqualFold(rest[0], "messages"):
-		s.messageItem(g, folderKey, rest[1])
+	case strings.EqualFold(rest[0], "messages"):
+		s.routeMessages(g, folderKey, rest[1:]) // graph_mail_write.go
 	default:
 		errNotSimulated(g.w, g.r, "/users/{id}/mailFolders/{id}/"+strings.Join(rest, "/"))
 	}
@@ -464,7 +465,8 @@ func graphRoute(segs []string) string {
 func isRouteWord(s string) bool {
 	switch strings.ToLower(s) {
 	case "messages", "mailfolders", "childfolders", "calendarview", "contacts", "contactfolders",
-		"mailboxsettings", "manager", "directreports", "members", "events", "move", "sendmail":
+		"mailboxsettings", "manager", "directreports", "members", "events", "move", "sendmail",
+		"copy", "send", "reply", "replyall", "forward", "createreply", "createreplyall", "createforward":
 		return true
 	}
 	return false

@@ -384,6 +384,11 @@ func (s *Server) serveBatchItem(outer *http.Request, p *principal, info *request
 			s.serveGraphAs(rec, req, p)
 		}
 	}
+	if info.dropResponse {
+		// A DropResponse fault on an item: it ran; the batch's response is
+		// dropped (serveBatch re-panics once the items are done).
+		panic(http.ErrAbortHandler)
+	}
 	return batchResultFrom(rec)
 }
 

@@ -90,27 +90,42 @@ func eventValue(in instance, e *event, p string, rr eventRender) any {
 		return graphTime(e.modifiedAt)
 	case "changeKey":
 		return in.changeKey()
-	case "categories", "locations":
-		if p == "locations" && e.location != "" {
-			return []object{{{"displayName", e.location}, {"locationType", "default"}}}
+	case "categories":
+		return nonNil(e.categories)
+	case "locations":
+		if e.location != "" {
+			return []object{{{"displayName", e.location}, {"locationType", "default"}, {"uniqueIdType", "unknown"}}}
 		}
 		return []string{}
-	case "transactionId", "onlineMeetingUrl":
+	case "transactionId":
+		return nullIfEmpty(e.transactionID)
+	case "onlineMeetingUrl":
 		return nil
-	case "originalStartTimeZone", "originalEndTimeZone":
+	case "originalStartTimeZone":
+		return e.timeZone
+	case "originalEndTimeZone":
+		if e.endTimeZone != "" {
+			return e.endTimeZone
+		}
 		return e.timeZone
 	case "iCalUId":
 		return e.iCalUID
 	case "reminderMinutesBeforeStart":
-		return 15
-	case "isReminderOn", "responseRequested", "allowNewTimeProposals":
-		return true
-	case "hasAttachments", "isDraft", "hideAttendees":
+		return e.reminderMinutes
+	case "isReminderOn":
+		return e.reminderOn
+	case "responseRequested":
+		return e.responseRequested
+	case "allowNewTimeProposals":
+		return e.allowNewTimeProposals
+	case "hideAttendees":
+		return e.hideAttendees
+	case "hasAttachments", "isDraft":
 		return false
 	case "subject":
 		return e.subject
 	case "bodyPreview":
-		return preview(e.bodyText)
+		return preview(e.bodyMessage().textBody())
 	case "importance":
 		return e.importance
 	case "sensitivity":
@@ -138,17 +153,17 @@ func eventValue(in instance, e *event, p string, rr eventRender) any {
 	case "isOnlineMeeting":
 		return e.isOnline
 	case "onlineMeetingProvider":
-		if e.isOnline {
-			return "teamsForBusiness"
+		if e.onlineProvider == "" {
+			return "unknown"
 		}
-		return "unknown"
+		return e.onlineProvider
 	case "responseStatus":
-		return object{{"response", e.responseStatus}, {"time", "0001-01-01T00:00:00Z"}}
+		return object{{"response", e.responseStatus}, {"time", responseTime(e.respondedAt)}}
 	case "body":
 		if rr.bodyType == "text" {
-			return object{{"contentType", "text"}, {"content", e.bodyText}}
+			return object{{"contentType", "text"}, {"content", e.bodyMessage().textBody()}}
 		}
-		return object{{"contentType", "html"}, {"content", (&message{bodyType: "text", bodyContent: e.bodyText}).htmlBody()}}
+		return object{{"contentType", "html"}, {"content", e.bodyMessage().htmlBody()}}
 	case "start":
 		return dateTimeTimeZone(in.start, rr.loc, rr.tzLabel)
 	case "end":
@@ -168,19 +183,36 @@ func eventValue(in instance, e *event, p string, rr eventRender) any {
 	case "attendees":
 		out := []object{}
 		for _, a := range e.attendees {
-			out = append(out, object{{"type", a.typ}, {"status", object{{"response", a.response}, {"time", "0001-01-01T00:00:00Z"}}},
+			out = append(out, object{{"type", a.typ}, {"status", object{{"response", a.response}, {"time", responseTime(a.at)}}},
 				{"emailAddress", object{{"name", a.who.Name}, {"address", a.who.Address}}}})
 		}
 		return out
 	case "organizer":
 		return emailAddressJSON(e.organizer)
 	case "onlineMeeting":
-		if !e.isOnline {
+		if !e.isOnline || e.joinURL == "" {
 			return nil
 		}
 		return object{{"joinUrl", e.joinURL}}
 	}
 	return nil
+}
+
+// bodyMessage wraps the event body so the message body conversions apply.
+func (e *event) bodyMessage() *message {
+	if e.bodyHTML {
+		return &message{bodyType: "html", bodyContent: e.bodyText}
+	}
+	return &message{bodyType: "text", bodyContent: e.bodyText}
+}
+
+// responseTime renders a response status time; Outlook sends the zero
+// DateTimeOffset for responses never made.
+func responseTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return graphTime(t)
 }
 
 func recurrenceJSON(e *event) object {

@@ -127,11 +127,32 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 		return
 	}
 	switch {
-	case q.filter != "", q.search != "", q.expand != "", q.count != "":
-		errNotSimulated(w, r, "$filter, $search, $expand and $count on messages")
+	case q.search != "", q.count != "":
+		errNotSimulated(w, r, "$search and $count on messages")
 		return
 	case q.orderBy != "" && !isReceivedDesc(q.orderBy):
 		errNotSimulated(w, r, "$orderby other than 'receivedDateTime desc' on messages")
+		return
+	}
+	filter, ok := parseMessageFilter(g)
+	if !ok {
+		return
+	}
+	if filter != nil && q.orderBy != "" {
+		// S18: every $orderby property must lead the $filter, and
+		// receivedDateTime is in none of the filters evaluated here.
+		errBadRequest(w, r, "InefficientFilter", "The restriction or sort order is too complex for this operation.")
+		return
+	}
+	withBody := g.p.has(permMailBody...)
+	if filter != nil && filter.extProperty && !withBody {
+		// Extended properties need Mail.Read
+		// (api/singlevaluelegacyextendedproperty-get.md); S30.
+		errMailDenied(w, r)
+		return
+	}
+	expandKeys, expand, ok := parseMessageExpand(g)
+	if !ok {
 		return
 	}
 	top := messagesDefaultPage
@@ -163,12 +184,24 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 		return
 	}
 	all := u.sortedMessages(f)
+	if filter != nil {
+		kept := all[:0]
+		for _, m := range all {
+			if filter.match(m) {
+				kept = append(kept, m)
+			}
+		}
+		all = kept
+	}
 	start := min(q.skip, len(all))
 	end := min(start+top, len(all))
 	page := make([]object, 0, end-start)
-	withBody := g.p.has(permMailBody...)
 	for _, m := range all[start:end] {
-		page = append(page, messageJSON(m, props, withBody, bodyType))
+		o := messageJSON(m, props, withBody, bodyType)
+		if expand && withBody {
+			o = append(o, kv{"singleValueExtendedProperties", msgExtPropsJSON(m, expandKeys)})
+		}
+		page = append(page, o)
 	}
 	more := end < len(all)
 	s.mu.Unlock()
@@ -218,13 +251,13 @@ func preferredBodyType(r *http.Request) (bodyType string, preferText bool) {
 
 // getMessage is GET /users/{id}/messages/{id} (optionally under a folder).
 func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
-	w, r, q := g.w, g.r, g.q
+	w, r := g.w, g.r
 	if !g.p.canReadMail() {
 		errMailDenied(w, r)
 		return
 	}
-	if q.expand != "" {
-		errNotSimulated(w, r, "$expand on a message")
+	expandKeys, expand, ok := parseMessageExpand(g)
+	if !ok {
 		return
 	}
 	props, ok := selectMessageProps(g)
@@ -242,7 +275,12 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 		errItemNotFoundOrMalformed(g, id)
 		return
 	}
-	entity := messageJSON(found, props, g.p.has(permMailBody...), bodyType)
+	withBody := g.p.has(permMailBody...)
+	entity := messageJSON(found, props, withBody, bodyType)
+	if expand && withBody {
+		// Never to Mail.ReadBasic callers (S30).
+		entity = append(entity, kv{"singleValueExtendedProperties", msgExtPropsJSON(found, expandKeys)})
+	}
 	s.mu.Unlock()
 	ctx := fmt.Sprintf("users('%s')/messages%s/$entity", g.userKey(), selectSuffix(props))
 	body := append(object{{"@odata.context", contextURL(r, ctx)}}, entity...)
@@ -369,6 +407,9 @@ func messageValue(m *message, prop, bodyType string) any {
 		if m.from.Address != "" {
 			h = append(h, object{{"name", "From"}, {"value", fmt.Sprintf("%s <%s>", m.from.Name, m.from.Address)}})
 		}
+		for _, x := range m.headers {
+			h = append(h, object{{"name", x[0]}, {"value", x[1]}})
+		}
 		return h
 	}
 	return nil
@@ -435,74 +476,15 @@ func (s *Server) sendMail(g *graphRequest) {
 	if !ok {
 		return
 	}
-	if len(in.to)+len(in.cc)+len(in.bcc) == 0 {
-		errBadRequest(w, r, "ErrorInvalidRecipients", "At least one recipient is required, but none were found.")
+	t := g.p.tenant
+	out := &message{subject: in.subject, bodyType: in.bodyType, bodyContent: in.body, importance: in.importance,
+		hasAttachments: in.attachments > 0, extProps: in.extProps}
+	applyOutgoing(t, out, outgoing{subject: in.subject, body: in.body, bodyType: in.bodyType, to: in.to, cc: in.cc, bcc: in.bcc})
+	if !checkRecipients(w, r, out) {
 		return
 	}
-	for _, rc := range append(append(append([]string(nil), in.to...), in.cc...), in.bcc...) {
-		if _, err := mail.ParseAddress(rc); err != nil || !strings.Contains(rc, "@") {
-			errBadRequest(w, r, "ErrorInvalidRecipients",
-				fmt.Sprintf("At least one recipient isn't valid., Recipient '%s' isn't resolved. All recipients must be resolved before a message can be submitted.", rc))
-			return
-		}
-	}
-	t := g.p.tenant
-	now := time.Now().UTC().Truncate(time.Second)
-	conv := outlookID("conversation", t.id, randomGUID())
-	imid := fmt.Sprintf("<%s@%s>", randomGUID(), hostOf(sender.mail, t.domain))
-	newMessage := func(owner *user, f *folder, isRead bool) *message {
-		t.seq++
-		m := &message{
-			id:             outlookID("message", t.id, owner.id, fmt.Sprint(t.seq), randomGUID()),
-			seq:            t.seq,
-			folder:         f,
-			subject:        in.subject,
-			bodyType:       in.bodyType,
-			bodyContent:    in.body,
-			from:           recipient{Name: sender.displayName, Address: sender.mail},
-			receivedAt:     now,
-			sentAt:         now,
-			createdAt:      now,
-			modifiedAt:     now,
-			isRead:         isRead,
-			importance:     in.importance,
-			conversationID: conv,
-			internetMsgID:  imid,
-			hasAttachments: in.attachments > 0,
-			inferenceClass: "focused",
-			flagStatus:     "notFlagged",
-		}
-		for _, a := range in.to {
-			m.to = append(m.to, t.recipientFor(a))
-		}
-		for _, a := range in.cc {
-			m.cc = append(m.cc, t.recipientFor(a))
-		}
-		if owner == sender {
-			for _, a := range in.bcc {
-				m.bcc = append(m.bcc, t.recipientFor(a))
-			}
-		}
-		m.folderSeq = t.nextChange()
-		touchFolder(f, m.folderSeq)
-		owner.addMessage(m)
-		return m
-	}
-	if in.saveToSentItems {
-		newMessage(sender, sender.folderByKey("sentitems"), true)
-	}
-	delivered := map[*user]bool{}
-	for _, addr := range append(append(append([]string(nil), in.to...), in.cc...), in.bcc...) {
-		rcpt := t.userByAddress(addr)
-		if rcpt == nil || rcpt.mail == "" || delivered[rcpt] {
-			continue
-		}
-		delivered[rcpt] = true
-		newMessage(rcpt, rcpt.folderByKey("inbox"), false)
-	}
-	setGraphHeaders(w, r)
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	t.dispatch(sender, out, in.saveToSentItems)
+	writeAccepted(w, r)
 }
 
 // outgoing is a message to send, from JSON or MIME.
@@ -511,6 +493,7 @@ type outgoing struct {
 	to, cc, bcc                         []string
 	attachments                         int
 	saveToSentItems                     bool
+	extProps                            []msgExtProp // JSON message's singleValueExtendedProperties
 }
 
 func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any) (outgoing, bool) {
@@ -551,6 +534,11 @@ func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any) 
 	}
 	out.to, out.cc, out.bcc = addrs("toRecipients"), addrs("ccRecipients"), addrs("bccRecipients")
 	out.attachments = len(ciArray(msg, "attachments"))
+	if v, ok := ciGet(msg, "singleValueExtendedProperties"); ok {
+		if out.extProps, ok = parseMsgExtProps(w, r, v); !ok {
+			return out, false
+		}
+	}
 	return out, true
 }
 

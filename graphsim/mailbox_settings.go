@@ -216,7 +216,11 @@ func (s *Server) getMailboxSettings(g *graphRequest) {
 		return
 	}
 	if r.Method == http.MethodPatch {
-		errNotSimulated(w, r, "PATCH /users/{id}/mailboxSettings")
+		if len(sub) > 0 {
+			errNotSimulated(w, r, "PATCH on a mailboxSettings property path")
+			return
+		}
+		s.patchMailboxSettings(g)
 		return
 	}
 	if !g.method(http.MethodGet) {

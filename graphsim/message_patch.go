@@ -16,6 +16,10 @@ var messageWritable = map[string]bool{
 	"bccRecipients": true, "body": true, "ccRecipients": true, "from": true, "internetMessageId": true,
 	"isDeliveryReceiptRequested": true, "isReadReceiptRequested": true, "replyTo": true, "sender": true,
 	"subject": true, "toRecipients": true,
+	// Creating or updating extended properties is a PATCH (or create) of
+	// the message, on any message
+	// (api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties.md).
+	"singleValueExtendedProperties": false,
 }
 
 // messageReadOnly are message properties PATCH cannot set.
@@ -37,6 +41,10 @@ func parseMessagePatch(w http.ResponseWriter, r *http.Request, in map[string]any
 	for rawKey, v := range in {
 		if strings.HasPrefix(rawKey, "@") {
 			continue // annotations such as @odata.type and @odata.etag
+		}
+		if strings.EqualFold(rawKey, "multiValueExtendedProperties") {
+			errNotSimulated(w, r, "multiValueExtendedProperties")
+			return nil, "", false
 		}
 		key := ""
 		for k := range messageWritable {
@@ -83,6 +91,12 @@ func parseMessagePatch(w http.ResponseWriter, r *http.Request, in map[string]any
 				return bad("ErrorInvalidRequest", "Invalid value for property 'inferenceClassification'.")
 			}
 			changes = append(changes, func(m *message) { m.inferenceClass = ic })
+		case "singleValueExtendedProperties":
+			props, ok := parseMsgExtProps(w, r, v)
+			if !ok {
+				return nil, "", false
+			}
+			changes = append(changes, func(m *message) { m.extProps = mergeMsgExtProps(m.extProps, props) })
 		case "categories":
 			arr, isArr := v.([]any)
 			if !isArr && v != nil {

@@ -39,8 +39,9 @@ func (g *group) hasMember(id string) bool {
 
 type attendee struct {
 	who      recipient
-	typ      string // required | optional | resource
-	response string // none | organizer | tentativelyAccepted | accepted | declined | notResponded
+	typ      string    // required | optional | resource
+	response string    // none | organizer | tentativelyAccepted | accepted | declined | notResponded
+	at       time.Time // when the response was recorded (zero: never)
 }
 
 // recurrence is a series' pattern: daily or weekly, every interval days or
@@ -73,4 +74,18 @@ type event struct {
 	createdAt, modifiedAt                    time.Time
 	changeVersion                            int
 	createdSeq, changedSeq                   int
+
+	// Written through Graph (POST/PATCH .../events); addEvent sets the
+	// defaults Outlook gives a new event.
+	bodyHTML              bool   // bodyText holds HTML
+	endTimeZone           string // originalEndTimeZone; "" = timeZone
+	transactionID         string // organizer's copy, when the app set one
+	categories            []string
+	reminderMinutes       int
+	reminderOn            bool
+	responseRequested     bool
+	allowNewTimeProposals bool
+	hideAttendees         bool
+	onlineProvider        string    // teamsForBusiness | skypeForBusiness | skypeForConsumer | unknown
+	respondedAt           time.Time // when this mailbox's response was recorded
 }

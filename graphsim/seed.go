@@ -79,6 +79,9 @@ type MessageSeed struct {
 	Folder     string    `json:"folder"`     // well-known name, folder ID or custom folder display name; default "inbox"
 	Categories []string  `json:"categories"`
 	Flagged    bool      `json:"flagged"`
+	// ConversationID puts the message in an existing conversation (a
+	// reply); "" starts a conversation of its own.
+	ConversationID string `json:"conversationId,omitempty"`
 }
 
 // DemoCredentials are the client-credentials inputs for the demo tenant's app.
@@ -301,6 +304,9 @@ func (t *tenant) addSeedMessage(u *user, i int, ms MessageSeed) (*message, error
 		inferenceClass: "focused",
 		flagStatus:     "notFlagged",
 		categories:     append([]string(nil), ms.Categories...),
+	}
+	if ms.ConversationID != "" {
+		m.conversationID = ms.ConversationID
 	}
 	if ms.Flagged {
 		m.flagStatus = "flagged"

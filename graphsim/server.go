@@ -323,16 +323,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(rw, r, identity, info) {
 		return
 	}
+	var hw http.ResponseWriter = rw
+	if info.dropResponse {
+		hw = newDiscardWriter() // DropResponse: handle in full, answer nothing
+	}
 	switch {
 	case identity:
 		if lat := s.currentLatency(); lat.Identity {
 			sleepCtx(r, lat.Fixed)
 		}
-		s.serveIdentity(rw, r)
+		s.serveIdentity(hw, r)
 	case isGraphPath(r.URL.Path):
-		s.serveGraph(rw, r)
+		s.serveGraph(hw, r)
 	default:
-		writeGraphError(rw, r, http.StatusNotFound, "UnknownError", "")
+		writeGraphError(hw, r, http.StatusNotFound, "UnknownError", "")
+	}
+	if info.dropResponse {
+		finish(0)
+		dropResponse(w)
 	}
 }
 
@@ -344,6 +352,9 @@ type requestInfo struct {
 	tenantID string
 	faultID  string
 	perItem  time.Duration // the latency model's per-item delay for this Graph response
+	// dropResponse: a DropResponse fault matched; the request is handled
+	// with a discarding writer and then its connection dropped.
+	dropResponse bool
 }
 
 func infoFrom(r *http.Request) *requestInfo {

@@ -35,6 +35,11 @@ type tenant struct {
 	// it was issued at. Seeded state is at 0.
 	changeSeq      int
 	userTombstones []tombstone // deleted users, oldest first
+
+	// Teams and online meetings (teams.go, onlinemeetings.go).
+	teams          map[string]*team           // lower-case team (group) id
+	onlineMeetings []*onlineMeeting           // every user's, in creation order
+	meetingPolicy  map[string]map[string]bool // lower-case app id -> lower-case user id ("*": tenant-wide)
 }
 
 // tombstone remembers a removed item for delta: its id, when it was removed
@@ -146,6 +151,9 @@ type message struct {
 	deliveryReceipt bool
 	folderSeq       int // changeSeq when it entered its folder (0: seeded)
 	changedSeq      int // changeSeq of its last update in place (0: none)
+	// Written through Graph (graph_mail_write.go, message_query.go).
+	extProps []msgExtProp // single-value extended properties
+	headers  [][2]string  // custom x- internetMessageHeaders given on create
 }
 
 // Message is a mailbox item as Mailbox returns it for test assertions.

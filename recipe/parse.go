@@ -2,6 +2,8 @@ package recipe
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +81,8 @@ func Parse(file string, data []byte, opts Options) (*Recipe, []Diagnostic) {
 	if len(p.diags) > 0 {
 		return nil, p.diags
 	}
+	sum := sha256.Sum256(data)
+	r.Digest = hex.EncodeToString(sum[:8])
 	return r, nil
 }
 

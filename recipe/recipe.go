@@ -21,6 +21,10 @@ type Recipe struct {
 	Condition *Expr
 	Steps     []*Step
 
+	// Digest identifies the file's content: a run started from one version
+	// of a recipe can tell when the file changed under it.
+	Digest string
+
 	// NamePos and TenantPos point at the values, for messages about them.
 	NamePos   Pos
 	TenantPos Pos

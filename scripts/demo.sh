@@ -94,6 +94,8 @@ setsid "$bin/temporal" server start-dev --ip 127.0.0.1 --port "$temporal_port" -
   --search-attribute OutlookflowTenant=Keyword \
   --search-attribute OutlookflowConnectionStatus=Keyword \
   --search-attribute OutlookflowSyncKind=Keyword \
+  --search-attribute OutlookflowRecipe=Keyword \
+  --search-attribute OutlookflowRunStatus=Keyword \
   >>"$state/temporal.log" 2>&1 &
 pid[temporal]=$!
 

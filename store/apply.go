@@ -59,6 +59,7 @@ var messageKind = kind[domain.Message]{
 			"sender_name", "sender_address", "to_recipients", "cc_recipients", "bcc_recipients", "subject",
 			"received_at", "sent_at", "importance", "is_read", "is_draft", "flag_status", "flag_due_at",
 			"flag_completed_at", "categories", "has_attachments", "body_content_type", "body"},
+		prevCol: "flag_status",
 	},
 	id:         func(m domain.Message) string { return m.ID },
 	pageFields: func(m *domain.Message) []*string { return []*string{&m.Mailbox, &m.FolderID} },
@@ -239,16 +240,16 @@ func (s *sqlStore) ApplyFolders(ctx context.Context, p FoldersPage) (Counts, err
 		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
 		upserts: p.Upserts, removed: p.Removed, next: p.Next,
 		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorFolders},
-		remove: func(tx *sql.Tx) (Counts, error) {
+		remove: func(tx *sql.Tx, _ bool) (Counts, []string, error) {
 			var counts Counts
 			for _, id := range p.Removed {
 				c, err := s.deleteFolderTree(ctx, tx, p.Tenant, p.Mailbox, id)
 				if err != nil {
-					return counts, err
+					return counts, nil, err
 				}
 				counts.Add(c)
 			}
-			return counts, nil
+			return counts, nil, nil
 		},
 	})
 }
@@ -326,6 +327,7 @@ func (s *sqlStore) ApplyMessages(ctx context.Context, p MessagesPage) (Counts, e
 		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}, {"FolderID", p.FolderID}},
 		upserts: p.Upserts, removed: p.Removed, next: p.Next,
 		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorMessages, Scope: p.FolderID},
+		outbox: p.Outbox, outboxInitial: p.OutboxInitial,
 		beforeWrites: func(tx *sql.Tx) error {
 			var known int
 			if err := tx.QueryRowContext(ctx,
@@ -340,8 +342,8 @@ func (s *sqlStore) ApplyMessages(ctx context.Context, p MessagesPage) (Counts, e
 		},
 		// Only from this folder: a message moved elsewhere and already
 		// saved there must survive its old folder's @removed.
-		remove: func(tx *sql.Tx) (Counts, error) {
-			return s.deleteRows(ctx, tx, messageKind.table, []any{p.Tenant, p.Mailbox}, p.Mailbox, p.Removed, "folder_id = $4", p.FolderID)
+		remove: func(tx *sql.Tx, withPrev bool) (Counts, []string, error) {
+			return s.deleteRows(ctx, tx, messageKind.table, []any{p.Tenant, p.Mailbox}, p.Mailbox, p.Removed, withPrev, "folder_id = $4", p.FolderID)
 		},
 	})
 }
@@ -362,6 +364,7 @@ func (s *sqlStore) ApplyEvents(ctx context.Context, p EventsPage) (Counts, error
 		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
 		upserts: p.Upserts, removed: p.Removed, next: p.Next,
 		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorEvents, Scope: p.Window},
+		outbox: p.Outbox, outboxInitial: p.OutboxInitial,
 		// Every event written gets Graph's attendee list; a removed event's
 		// attendees go with it (ON DELETE CASCADE).
 		afterUpserts: func(tx *sql.Tx, written []domain.Event, _ *Counts) error {
@@ -443,7 +446,7 @@ func (s *sqlStore) ApplyMailboxSettings(ctx context.Context, tenant string, ms d
 			return err
 		}
 		var err error
-		counts, _, err = s.upsertRows(ctx, tx, settingsKind.table, []any{tenant}, ms.Mailbox, rows)
+		counts, _, _, err = s.upsertRows(ctx, tx, settingsKind.table, []any{tenant}, ms.Mailbox, rows, false)
 		return err
 	})
 	return counts, err

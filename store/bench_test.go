@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkApplyMessagesPage measures one delta page of 1,000 new messages
-// (Graph's largest page) and the same page replayed (all unchanged), per
-// driver: the store's share of the sync's budget per 1,000 messages.
+// (Graph's largest page), the same with the trigger outbox, and a page
+// replayed (all unchanged), per driver: the store's share of the sync's
+// budget per 1,000 messages.
 //
 // The data is shaped like Graph's: GUID tenant and mailbox, Exchange-sized
 // IDs (about 60 characters) that arrive in no particular order, three
@@ -82,6 +83,41 @@ func BenchmarkApplyMessagesPage(b *testing.B) {
 				}
 				reportCPU(b, cpu)
 			})
+			// The same with the trigger outbox: each page also writes its
+			// 1,000 changes there, acknowledged (untimed) after.
+			b.Run("new-outbox", func(b *testing.B) {
+				var cpu time.Duration
+				for i := 0; i < b.N; i++ {
+					round++
+					b.StopTimer()
+					p := benchPage(tenant, mbox, folderID, round)
+					p.Outbox = true
+					b.StartTimer()
+					start := processCPU()
+					c, err := s.ApplyMessages(ctx, p)
+					cpu += processCPU() - start
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					pending, err := s.PendingChanges(ctx, tenant, mbox, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if c.Inserted != 1000 || len(pending) != 1000 {
+						b.Fatalf("a new page inserted %d messages and %d outbox rows, want 1000 each", c.Inserted, len(pending))
+					}
+					seqs := make([]int64, len(pending))
+					for j, pc := range pending {
+						seqs[j] = pc.Seq
+					}
+					if err := s.AckChanges(ctx, tenant, seqs); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				reportCPU(b, cpu)
+			})
 			b.Run("replayed", func(b *testing.B) {
 				p := benchPage(tenant, mbox, folderID, -1) // seeded above
 				var cpu time.Duration
@@ -97,6 +133,26 @@ func BenchmarkApplyMessagesPage(b *testing.B) {
 					}
 				}
 				reportCPU(b, cpu)
+			})
+			// Reading a thread (four messages) of the mailbox the pages
+			// above filled, as the recipe engine does to find replies: all
+			// of an old thread, and a thread of the last page since just
+			// before it (a reply wait's usual read).
+			readThread := func(b *testing.B, round int, after time.Time) {
+				conv := benchOutlookID("conversation", mbox, fmt.Sprint(round, 0))
+				for i := 0; i < b.N; i++ {
+					ms, err := s.ConversationMessages(ctx, tenant, mbox, conv, after)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(ms) != 4 {
+						b.Fatalf("the conversation has %d messages, want 4", len(ms))
+					}
+				}
+			}
+			b.Run("thread-all", func(b *testing.B) { readThread(b, -1, time.Time{}) })
+			b.Run("thread-recent", func(b *testing.B) {
+				readThread(b, round, benchReceived(round, 0).Add(-time.Minute))
 			})
 		})
 	}
@@ -126,7 +182,7 @@ func benchPage(tenant, mailbox, folderID string, round int) store.MessagesPage {
 	for i := range 1000 {
 		key := fmt.Sprintf("%s/%d/%d", mailbox, round, i)
 		id := benchOutlookID("message", key)
-		received := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(round*1000+i) * time.Minute)
+		received := benchReceived(round, i)
 		p.Upserts = append(p.Upserts, domain.Message{
 			ID: id, ConversationID: benchOutlookID("conversation", mailbox, fmt.Sprint(round, i/4)),
 			InternetMessageID: "<" + benchOutlookID("imid", key)[5:33] + "@EX.contoso.com>",
@@ -142,6 +198,12 @@ func benchPage(tenant, mailbox, folderID string, round int) store.MessagesPage {
 		})
 	}
 	return p
+}
+
+// benchReceived is when message i of page round was received: later rounds
+// are newer.
+func benchReceived(round, i int) time.Time {
+	return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(round*1000+i) * time.Minute)
 }
 
 // benchOutlookID is an ID shaped like Exchange's (as graphsim makes them):

@@ -186,6 +186,35 @@ func (s *sqlStore) Folders(ctx context.Context, tenant, mailbox string) ([]domai
 	return out, err
 }
 
+// messageCols are what scanMessage reads, prefixed by a table alias.
+func messageCols(alias string) string {
+	cols := []string{"mailbox", "id", "folder_id", "conversation_id", "internet_message_id", "from_name", "from_address",
+		"sender_name", "sender_address", "to_recipients", "cc_recipients", "bcc_recipients", "subject",
+		"received_at", "sent_at", "importance", "is_read", "is_draft", "flag_status", "flag_due_at",
+		"flag_completed_at", "categories", "has_attachments", "body_content_type", "body"}
+	return alias + strings.Join(cols, ", "+alias)
+}
+
+// scanMessage reads the columns of messageCols.
+func scanMessage(rows *sql.Rows) (domain.Message, error) {
+	var m domain.Message
+	var importance, flag string
+	var bodyType, body sql.NullString
+	if err := rows.Scan(&m.Mailbox, &m.ID, &m.FolderID, &m.ConversationID, &m.InternetMessageID,
+		&m.From.Name, &m.From.Address, &m.Sender.Name, &m.Sender.Address,
+		jsonScanner{&m.To}, jsonScanner{&m.Cc}, jsonScanner{&m.Bcc}, &m.Subject,
+		timeScanner{&m.ReceivedAt}, timeScanner{&m.SentAt}, &importance, &m.IsRead, &m.IsDraft, &flag,
+		timeScanner{&m.Flag.DueAt}, timeScanner{&m.Flag.CompletedAt}, jsonScanner{&m.Categories},
+		&m.HasAttachments, &bodyType, &body); err != nil {
+		return m, err
+	}
+	m.Importance, m.Flag.Status = domain.Importance(importance), domain.FlagStatus(flag)
+	if body.Valid {
+		m.Body = &domain.MessageBody{ContentType: bodyType.String, Content: body.String}
+	}
+	return normMessage(m), nil
+}
+
 func (s *sqlStore) Messages(ctx context.Context, q MessageQuery) ([]domain.Message, error) {
 	what := fmt.Sprintf("listing messages of tenant %q mailbox %q folder %q", q.Tenant, q.Mailbox, q.FolderID)
 	if err := requireTenant(what, q.Tenant); err != nil {
@@ -193,32 +222,55 @@ func (s *sqlStore) Messages(ctx context.Context, q MessageQuery) ([]domain.Messa
 	}
 	cond, args := where(q.Tenant, [2]string{"mailbox", q.Mailbox}, [2]string{"folder_id", q.FolderID})
 	var out []domain.Message
-	err := s.query(ctx, what, `
-		SELECT mailbox, id, folder_id, conversation_id, internet_message_id, from_name, from_address,
-			sender_name, sender_address, to_recipients, cc_recipients, bcc_recipients, subject,
-			received_at, sent_at, importance, is_read, is_draft, flag_status, flag_due_at,
-			flag_completed_at, categories, has_attachments, body_content_type, body
-		FROM messages WHERE `+cond+` ORDER BY mailbox, id`, args,
+	err := s.query(ctx, what, `SELECT `+messageCols("")+` FROM messages WHERE `+cond+` ORDER BY mailbox, id`, args,
 		func(rows *sql.Rows) error {
-			var m domain.Message
-			var importance, flag string
-			var bodyType, body sql.NullString
-			if err := rows.Scan(&m.Mailbox, &m.ID, &m.FolderID, &m.ConversationID, &m.InternetMessageID,
-				&m.From.Name, &m.From.Address, &m.Sender.Name, &m.Sender.Address,
-				jsonScanner{&m.To}, jsonScanner{&m.Cc}, jsonScanner{&m.Bcc}, &m.Subject,
-				timeScanner{&m.ReceivedAt}, timeScanner{&m.SentAt}, &importance, &m.IsRead, &m.IsDraft, &flag,
-				timeScanner{&m.Flag.DueAt}, timeScanner{&m.Flag.CompletedAt}, jsonScanner{&m.Categories},
-				&m.HasAttachments, &bodyType, &body); err != nil {
+			m, err := scanMessage(rows)
+			if err != nil {
 				return err
 			}
-			m.Importance, m.Flag.Status = domain.Importance(importance), domain.FlagStatus(flag)
-			if body.Valid {
-				m.Body = &domain.MessageBody{ContentType: bodyType.String, Content: body.String}
-			}
-			out = append(out, normMessage(m))
+			out = append(out, m)
 			return nil
 		})
 	return out, err
+}
+
+// eventCols are what scanEvent reads, prefixed by a table alias.
+func eventCols(alias string) string {
+	cols := []string{"mailbox", "id", "subject", "start_at", "start_time_zone", "end_at", "end_time_zone", "is_all_day",
+		"organizer_name", "organizer_address", "location", "is_online_meeting", "online_meeting_url",
+		"event_type", "series_master_id", "is_cancelled", "last_modified_at"}
+	return alias + strings.Join(cols, ", "+alias)
+}
+
+// scanEvent reads the columns of eventCols.
+func scanEvent(rows *sql.Rows) (domain.Event, error) {
+	var e domain.Event
+	var typ string
+	if err := rows.Scan(&e.Mailbox, &e.ID, &e.Subject, timeScanner{&e.Start}, &e.StartTimeZone,
+		timeScanner{&e.End}, &e.EndTimeZone, &e.IsAllDay, &e.Organizer.Name, &e.Organizer.Address,
+		&e.Location, &e.IsOnlineMeeting, &e.OnlineMeetingJoinURL, &typ, &e.SeriesMasterID,
+		&e.IsCancelled, timeScanner{&e.LastModifiedAt}); err != nil {
+		return e, err
+	}
+	e.Type = domain.EventType(typ)
+	return e, nil
+}
+
+// attendeeReadCols are what scanAttendee reads, prefixed by a table alias.
+func attendeeReadCols(alias string) string {
+	cols := []string{"mailbox", "event_id", "name", "address", "attendee_type", "response", "responded_at"}
+	return alias + strings.Join(cols, ", "+alias)
+}
+
+// scanAttendee reads the columns of attendeeReadCols: an attendee and the
+// key of its event.
+func scanAttendee(rows *sql.Rows) (mailbox, eventID string, a domain.Attendee, err error) {
+	var typ, response string
+	if err := rows.Scan(&mailbox, &eventID, &a.Name, &a.Address, &typ, &response, timeScanner{&a.RespondedAt}); err != nil {
+		return "", "", a, err
+	}
+	a.Type, a.Response = domain.AttendeeType(typ), domain.ResponseStatus(response)
+	return mailbox, eventID, a, nil
 }
 
 func (s *sqlStore) Events(ctx context.Context, tenant, mailbox string) ([]domain.Event, error) {
@@ -229,21 +281,12 @@ func (s *sqlStore) Events(ctx context.Context, tenant, mailbox string) ([]domain
 	cond, args := where(tenant, [2]string{"mailbox", mailbox})
 	var out []domain.Event
 	index := make(map[[2]string]int)
-	err := s.query(ctx, what, `
-		SELECT mailbox, id, subject, start_at, start_time_zone, end_at, end_time_zone, is_all_day,
-			organizer_name, organizer_address, location, is_online_meeting, online_meeting_url,
-			event_type, series_master_id, is_cancelled, last_modified_at
-		FROM events WHERE `+cond+` ORDER BY mailbox, id`, args,
+	err := s.query(ctx, what, `SELECT `+eventCols("")+` FROM events WHERE `+cond+` ORDER BY mailbox, id`, args,
 		func(rows *sql.Rows) error {
-			var e domain.Event
-			var typ string
-			if err := rows.Scan(&e.Mailbox, &e.ID, &e.Subject, timeScanner{&e.Start}, &e.StartTimeZone,
-				timeScanner{&e.End}, &e.EndTimeZone, &e.IsAllDay, &e.Organizer.Name, &e.Organizer.Address,
-				&e.Location, &e.IsOnlineMeeting, &e.OnlineMeetingJoinURL, &typ, &e.SeriesMasterID,
-				&e.IsCancelled, timeScanner{&e.LastModifiedAt}); err != nil {
+			e, err := scanEvent(rows)
+			if err != nil {
 				return err
 			}
-			e.Type = domain.EventType(typ)
 			index[[2]string{e.Mailbox, e.ID}] = len(out)
 			out = append(out, e)
 			return nil
@@ -251,16 +294,13 @@ func (s *sqlStore) Events(ctx context.Context, tenant, mailbox string) ([]domain
 	if err != nil {
 		return nil, err
 	}
-	err = s.query(ctx, what+": attendees", `
-		SELECT mailbox, event_id, name, address, attendee_type, response, responded_at
+	err = s.query(ctx, what+": attendees", `SELECT `+attendeeReadCols("")+`
 		FROM event_attendees WHERE `+cond+` ORDER BY mailbox, event_id, position`, args,
 		func(rows *sql.Rows) error {
-			var mailbox, eventID, typ, response string
-			var a domain.Attendee
-			if err := rows.Scan(&mailbox, &eventID, &a.Name, &a.Address, &typ, &response, timeScanner{&a.RespondedAt}); err != nil {
+			mailbox, eventID, a, err := scanAttendee(rows)
+			if err != nil {
 				return err
 			}
-			a.Type, a.Response = domain.AttendeeType(typ), domain.ResponseStatus(response)
 			i, ok := index[[2]string{mailbox, eventID}]
 			if !ok {
 				// The event was deleted between the two queries; its

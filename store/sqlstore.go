@@ -125,6 +125,10 @@ type table struct {
 	idCol     string
 	cols      []string
 	kind      domain.ItemKind
+	// prevCol, if set, is the column whose stored value a change of the
+	// trigger outbox carries as it was before the change (flag_status for
+	// messages). It is read only for a page that writes the outbox.
+	prevCol string
 }
 
 // onConflict ends the table's upsert: a row already stored takes the new
@@ -222,13 +226,19 @@ type page[T any] struct {
 	next    Next
 	cursor  domain.CursorKey
 
+	// outbox asks for the page's changes to be written to the trigger
+	// outbox with the rows (MessagesPage.Outbox); outboxInitial is copied
+	// to each of its rows.
+	outbox, outboxInitial bool
+
 	// Optional steps, inside the page's transaction: beforeWrites runs
 	// first; afterUpserts gets the items written (new or changed, each ID
 	// once) and may add to the counts; remove replaces deleting the removed
-	// IDs' rows.
+	// IDs' rows, and returns, if withPrev, the stored prevCol value of each
+	// change it lists (as deleteRows does).
 	beforeWrites func(tx *sql.Tx) error
 	afterUpserts func(tx *sql.Tx, written []T, counts *Counts) error
-	remove       func(tx *sql.Tx) (Counts, error)
+	remove       func(tx *sql.Tx, withPrev bool) (Counts, []string, error)
 }
 
 // applyPage saves a page and its cursor in one transaction, after refusing
@@ -248,16 +258,27 @@ func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (C
 	scope := []any{p.tenant, p.mailbox}[:len(k.scopeCols)]
 	remove := p.remove
 	if remove == nil {
-		remove = func(tx *sql.Tx) (Counts, error) {
-			return s.deleteRows(ctx, tx, k.table, scope, p.mailbox, p.removed, "")
+		remove = func(tx *sql.Tx, withPrev bool) (Counts, []string, error) {
+			return s.deleteRows(ctx, tx, k.table, scope, p.mailbox, p.removed, withPrev, "")
 		}
 	}
 	if err := s.prepareInserts(ctx, k.upsert(), len(rows)); err != nil {
 		return Counts{}, fmt.Errorf("store: %s: %w", p.what, err)
 	}
+	// withPrev reads, beside the fingerprints, what the outbox reports as
+	// the value before each change; a page without the outbox reads
+	// nothing more than it always did.
+	withPrev := p.outbox && k.prevCol != ""
+	if p.outbox {
+		if err := s.prepareInserts(ctx, outboxInsert, len(rows)+len(p.removed)); err != nil {
+			return Counts{}, fmt.Errorf("store: %s: %w", p.what, err)
+		}
+	}
 	var counts Counts
 	err = s.inTx(ctx, p.what, func(tx *sql.Tx) error {
 		counts = Counts{}
+		// prevs[i] is the outbox's PrevFlag of counts.Changes[i].
+		var prevs []string
 		if err := s.ensureTenant(ctx, tx, p.tenant); err != nil {
 			return err
 		}
@@ -266,11 +287,14 @@ func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (C
 				return err
 			}
 		}
-		c, written, err := s.upsertRows(ctx, tx, k.table, scope, p.mailbox, rows)
+		c, written, prev, err := s.upsertRows(ctx, tx, k.table, scope, p.mailbox, rows, withPrev)
 		if err != nil {
 			return err
 		}
 		counts.Add(c)
+		if p.outbox {
+			prevs = alignPrevs(prevs, prev, len(counts.Changes))
+		}
 		if p.afterUpserts != nil {
 			ws := make([]T, len(written))
 			for i, j := range written {
@@ -279,23 +303,44 @@ func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (C
 			if err := p.afterUpserts(tx, ws, &counts); err != nil {
 				return err
 			}
+			if p.outbox {
+				prevs = alignPrevs(prevs, nil, len(counts.Changes))
+			}
 		}
-		if c, err = remove(tx); err != nil {
+		if c, prev, err = remove(tx, withPrev); err != nil {
 			return err
 		}
 		counts.Add(c)
+		if p.outbox {
+			prevs = alignPrevs(prevs, prev, len(counts.Changes))
+			if err := s.writeOutbox(ctx, tx, p.tenant, p.outboxInitial, counts.Changes, prevs); err != nil {
+				return err
+			}
+		}
 		return s.saveCursor(ctx, tx, p.cursor, p.next)
 	})
 	return counts, err
 }
 
+// alignPrevs appends a step's prevCol values to prevs and pads them with ""
+// to n, the changes listed so far, so prevs stays parallel to the changes
+// whatever a step reports.
+func alignPrevs(prevs, step []string, n int) []string {
+	prevs = append(prevs, step...)
+	for len(prevs) < n {
+		prevs = append(prevs, "")
+	}
+	return prevs
+}
+
 // storedFingerprints returns the fingerprints of the rows among ids that
-// exist, read inside tx so the decision to write sees the same state. The
+// exist, read inside tx so the decision to write sees the same state, and,
+// if withPrev, their tb.prevCol values in the same query. The
 // IDs travel as one array parameter joined against the primary key: an IN
 // list of hundreds of parameters gets a generic plan in PostgreSQL that
 // compares every row of the mailbox with every ID, which grows with the
 // mailbox; the join stays one index lookup per ID.
-func (s *sqlStore) storedFingerprints(ctx context.Context, tx *sql.Tx, tb table, scope []any, ids []string) (map[string]string, error) {
+func (s *sqlStore) storedFingerprints(ctx context.Context, tx *sql.Tx, tb table, scope []any, ids []string, withPrev bool) (fps, prevs map[string]string, err error) {
 	from, idExpr := s.dialect.idList(len(scope) + 1)
 	conds := make([]string, 0, len(tb.scopeCols)+1)
 	for i, c := range tb.scopeCols {
@@ -305,38 +350,57 @@ func (s *sqlStore) storedFingerprints(ctx context.Context, tx *sql.Tx, tb table,
 	// CROSS JOIN makes SQLite loop over the IDs and probe the table (it
 	// would otherwise scan the table and probe the unindexed ID list);
 	// PostgreSQL plans it as the inner join it is.
-	q := fmt.Sprintf("SELECT t.%s, t.fingerprint FROM %s CROSS JOIN %s t WHERE %s", tb.idCol, from, tb.name, strings.Join(conds, " AND "))
+	cols := "t.fingerprint"
+	withPrev = withPrev && tb.prevCol != ""
+	if withPrev {
+		cols += ", t." + tb.prevCol
+	}
+	q := fmt.Sprintf("SELECT t.%s, %s FROM %s CROSS JOIN %s t WHERE %s", tb.idCol, cols, from, tb.name, strings.Join(conds, " AND "))
 	arg, err := s.dialect.idListArg(ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := tx.QueryContext(ctx, q, append(append([]any{}, scope...), arg)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
+		return nil, nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
 	}
 	defer rows.Close()
-	out := make(map[string]string, len(ids))
+	fps = make(map[string]string, len(ids))
+	if withPrev {
+		prevs = make(map[string]string, len(ids))
+	}
 	for rows.Next() {
-		var id, fp string
-		if err := rows.Scan(&id, &fp); err != nil {
-			return nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
+		var id, fp, prev string
+		var err error
+		if withPrev {
+			err = rows.Scan(&id, &fp, &prev)
+		} else {
+			err = rows.Scan(&id, &fp)
 		}
-		out[id] = fp
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
+		}
+		fps[id] = fp
+		if withPrev {
+			prevs[id] = prev
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
+		return nil, nil, fmt.Errorf("reading stored %s: %w", tb.name, err)
 	}
-	return out, nil
+	return fps, prevs, nil
 }
 
 // upsertRows writes the rows that are new or differ from what is stored, in
 // multi-row statements, and counts what it did in page order. An ID that
 // occurs more than once in rows is its last occurrence, the earlier ones
 // dropped: the last one wins, and the ID is counted (and listed) once, where
-// it last occurs. written are the indexes in rows of the rows written.
-func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, rows []row) (counts Counts, written []int, err error) {
+// it last occurs. written are the indexes in rows of the rows written. If
+// withPrev (and tb has a prevCol), prev[i] is the stored prevCol value of
+// the row of counts.Changes[i] before the write, "" for a new row.
+func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, rows []row, withPrev bool) (counts Counts, written []int, prev []string, err error) {
 	if len(rows) == 0 {
-		return counts, nil, nil
+		return counts, nil, nil, nil
 	}
 	last := make(map[string]int, len(rows))
 	for i, r := range rows {
@@ -348,17 +412,17 @@ func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 			ids = append(ids, r.id)
 		}
 	}
-	stored, err := s.storedFingerprints(ctx, tx, tb, scope, ids)
+	stored, storedPrev, err := s.storedFingerprints(ctx, tx, tb, scope, ids, withPrev)
 	if err != nil {
-		return counts, nil, err
+		return counts, nil, nil, err
 	}
 	var values [][]any
 	for i, r := range rows {
 		if last[r.id] != i {
 			continue
 		}
-		prev, existed := stored[r.id]
-		if existed && prev == r.fingerprint {
+		fp, existed := stored[r.id]
+		if existed && fp == r.fingerprint {
 			counts.Unchanged++
 			continue
 		}
@@ -370,18 +434,21 @@ func (s *sqlStore) upsertRows(ctx context.Context, tx *sql.Tx, tb table, scope [
 			change.Type = domain.ChangeCreated
 		}
 		counts.Changes = append(counts.Changes, change)
+		if storedPrev != nil {
+			prev = append(prev, storedPrev[r.id]) // "" when new
+		}
 		written = append(written, i)
 		v, err := r.values()
 		if err != nil {
-			return counts, nil, fmt.Errorf("%s %q: %w", tb.kind, r.id, err)
+			return counts, nil, nil, fmt.Errorf("%s %q: %w", tb.kind, r.id, err)
 		}
 		values = append(values, append([]any{r.id, r.fingerprint}, v...))
 	}
 	shared := append(append([]any{}, scope...), s.t(s.now()))
 	if err := s.insertRows(ctx, tx, tb.upsert(), shared, values); err != nil {
-		return counts, nil, fmt.Errorf("writing %s: %w", tb.name, err)
+		return counts, nil, nil, fmt.Errorf("writing %s: %w", tb.name, err)
 	}
-	return counts, written, nil
+	return counts, written, prev, nil
 }
 
 // maxParams bounds one statement's parameters: SQLite's limit
@@ -541,41 +608,63 @@ func (s *sqlStore) valuesSQL(head string, width, n int, tail string) string {
 // deleteRows deletes the rows with the given IDs in scope in one statement,
 // narrowed by an optional extra condition (its parameters numbered after
 // scope and the ID list), and lists what it deleted in the order of ids.
-func (s *sqlStore) deleteRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, ids []string, extra string, extraArgs ...any) (Counts, error) {
-	var counts Counts
+// If withPrev (and tb has a prevCol), prev[i] is the deleted row's prevCol
+// value for counts.Changes[i].
+func (s *sqlStore) deleteRows(ctx context.Context, tx *sql.Tx, tb table, scope []any, mailbox string, ids []string, withPrev bool, extra string, extraArgs ...any) (counts Counts, prev []string, err error) {
 	if len(ids) == 0 {
-		return counts, nil
+		return counts, nil, nil
 	}
+	withPrev = withPrev && tb.prevCol != ""
 	from, idExpr := s.dialect.idList(len(scope) + 1)
 	q := fmt.Sprintf("DELETE FROM %s WHERE %s AND %s IN (SELECT %s FROM %s)", tb.name, tb.scopeWhere(), tb.idCol, idExpr, from)
 	if extra != "" {
 		q += " AND " + extra
 	}
 	q += " RETURNING " + tb.idCol
+	if withPrev {
+		q += ", " + tb.prevCol
+	}
 	arg, err := s.dialect.idListArg(ids)
 	if err != nil {
-		return counts, err
+		return counts, nil, err
 	}
 	rows, err := tx.QueryContext(ctx, q, append(append(append([]any{}, scope...), arg), extraArgs...)...)
 	if err != nil {
-		return counts, fmt.Errorf("removing %s: %w", tb.name, err)
+		return counts, nil, fmt.Errorf("removing %s: %w", tb.name, err)
 	}
-	deleted, err := scanStrings(rows)
+	// gone maps each deleted ID to its prevCol value ("" without withPrev).
+	gone := make(map[string]string, len(ids))
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var id, p string
+			var err error
+			if withPrev {
+				err = rows.Scan(&id, &p)
+			} else {
+				err = rows.Scan(&id)
+			}
+			if err != nil {
+				return err
+			}
+			gone[id] = p
+		}
+		return rows.Err()
+	}()
 	if err != nil {
-		return counts, fmt.Errorf("removing %s: %w", tb.name, err)
-	}
-	gone := make(map[string]bool, len(deleted))
-	for _, id := range deleted {
-		gone[id] = true
+		return counts, nil, fmt.Errorf("removing %s: %w", tb.name, err)
 	}
 	for _, id := range ids {
-		if gone[id] {
+		if p, ok := gone[id]; ok {
 			delete(gone, id) // an ID removed twice is one deletion
 			counts.Deleted++
 			counts.Changes = append(counts.Changes, domain.Change{Kind: tb.kind, Mailbox: mailbox, ItemID: id, Type: domain.ChangeDeleted})
+			if withPrev {
+				prev = append(prev, p)
+			}
 		}
 	}
-	return counts, nil
+	return counts, prev, nil
 }
 
 // checkPage refuses, before any write, a page that could not be saved

@@ -8,6 +8,11 @@
 // cursor ahead of unsaved rows, and applying a page twice leaves the same
 // rows (every primary key is the Graph ID within its tenant or mailbox).
 //
+// It also keeps the recipe engine's state: the trigger outbox a page may
+// write with its rows (MessagesPage.Outbox), recipe runs and their step
+// outputs, trigger-matching decisions, operators' recipe switches and the
+// runs waiting for a reply.
+//
 // Two drivers share one implementation over database/sql: SQLite (pure Go,
 // the embedded default) and PostgreSQL (production). Both pass the
 // conformance suite in store/storetest unchanged.
@@ -17,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/outlookflow/outlookflow/domain"
 )
@@ -93,6 +99,74 @@ type Store interface {
 	// mailboxes (and is the only choice for users and groups).
 	Count(ctx context.Context, tenant, mailbox string, kind domain.ItemKind) (int, error)
 
+	// MessagesByID returns the mailbox's messages among ids, keyed by ID;
+	// an ID that is not stored is absent from the map.
+	MessagesByID(ctx context.Context, tenant, mailbox string, ids []string) (map[string]domain.Message, error)
+	// EventsByID returns the mailbox's events among ids with their
+	// attendees, keyed by ID; an ID that is not stored is absent.
+	EventsByID(ctx context.Context, tenant, mailbox string, ids []string) (map[string]domain.Event, error)
+	// Folder returns one mail folder; found is false if it is not stored.
+	Folder(ctx context.Context, tenant, mailbox, id string) (folder domain.MailFolder, found bool, err error)
+	// ConversationMessages lists the mailbox's messages (in any folder) of
+	// one conversation whose time (ReceivedAt, or SentAt when ReceivedAt is
+	// zero) is strictly after after, oldest first (ties by ID). A message
+	// with neither time is never listed; a zero after lists every other.
+	// The read is indexed by time: it costs what the mailbox received
+	// after after, so a zero after reads every message of the mailbox.
+	ConversationMessages(ctx context.Context, tenant, mailbox, conversationID string, after time.Time) ([]domain.Message, error)
+
+	// PendingChanges lists up to limit (all if limit <= 0) changes waiting
+	// in the trigger outbox, ordered by Seq; mailbox "" means every mailbox
+	// of the tenant. They stay until acknowledged with AckChanges.
+	PendingChanges(ctx context.Context, tenant, mailbox string, limit int) ([]PendingChange, error)
+	// AckChanges deletes the tenant's outbox changes with the given
+	// sequence numbers; a number that is not (or no longer) there is
+	// ignored, so acknowledging twice is harmless.
+	AckChanges(ctx context.Context, tenant string, seqs []int64) error
+
+	// SaveRun records a recipe run. If the RunID is already stored, the
+	// first writer wins and saving again succeeds without changing
+	// anything: a change delivered twice must not move a run that went on
+	// (its Status moves only through UpdateRun). A zero CreatedAt is the
+	// store's clock, a zero UpdatedAt is CreatedAt.
+	SaveRun(ctx context.Context, run RecipeRun) error
+	// Run returns a recipe run; found is false if none has the ID.
+	Run(ctx context.Context, runID string) (run RecipeRun, found bool, err error)
+	// UpdateRun sets a run's status, step and reason, and its UpdatedAt to
+	// the store's clock. An unknown run is an error wrapping ErrNotFound.
+	UpdateRun(ctx context.Context, runID, status, step, reason string) error
+	// Runs lists up to limit (all if limit <= 0) of a tenant's runs, newest
+	// (by CreatedAt) first; recipe "" means every recipe.
+	Runs(ctx context.Context, tenant, recipe string, limit int) ([]RecipeRun, error)
+	// SaveStepOutput saves (or replaces) the output of one step of a run;
+	// the run must have been saved.
+	SaveStepOutput(ctx context.Context, runID, stepID string, output []byte) error
+	// StepOutputs returns a run's step outputs by step ID (empty if none).
+	StepOutputs(ctx context.Context, runID string) (map[string][]byte, error)
+	// RecordDecisions saves trigger-matching decisions in one transaction;
+	// a decision for a (Tenant, Recipe, ItemID, ChangeKey) already stored
+	// replaces it, and within the batch the last one wins. A zero At is the
+	// store's clock.
+	RecordDecisions(ctx context.Context, decisions []RecipeDecision) error
+	// Decisions lists the decisions about one item, newest (by At) first;
+	// recipe "" means every recipe.
+	Decisions(ctx context.Context, tenant, recipe, itemID string) ([]RecipeDecision, error)
+	// SetRecipeEnabled records an operator's override turning a recipe on
+	// or off for a tenant, whatever its definition says.
+	SetRecipeEnabled(ctx context.Context, tenant, recipe string, enabled bool) error
+	// RecipeSwitches returns a tenant's overrides: recipe → enabled. A
+	// recipe without an override is absent.
+	RecipeSwitches(ctx context.Context, tenant string) (map[string]bool, error)
+	// AddReplyWait records (or replaces, by RunID) a run's wait for a reply
+	// in a conversation.
+	AddReplyWait(ctx context.Context, wait ReplyWait) error
+	// DeleteReplyWait removes a run's reply wait; an unknown run is fine.
+	DeleteReplyWait(ctx context.Context, runID string) error
+	// ReplyWaits lists the waits on any of the conversations, ordered by
+	// Since then RunID; mailbox "" means every mailbox of the tenant. No
+	// conversation IDs list none.
+	ReplyWaits(ctx context.Context, tenant, mailbox string, conversationIDs []string) ([]ReplyWait, error)
+
 	// Close releases the database. The Store must not be used after.
 	Close() error
 }
@@ -156,6 +230,15 @@ type MessagesPage struct {
 	Upserts []domain.Message
 	Removed []string
 	Next    Next
+	// Outbox, when true, also records each change the page makes (exactly
+	// its Counts.Changes) in the trigger outbox, in the same transaction as
+	// the rows and the cursor, with the message's flag status as stored
+	// before the change (PendingChange.PrevFlag). See PendingChanges.
+	Outbox bool
+	// OutboxInitial is copied to every outbox row of the page as
+	// PendingChange.Initial: the sync sets it for a mailbox's first-ever
+	// round, so triggers on new items can tell pre-existing ones apart.
+	OutboxInitial bool
 }
 
 // EventsPage is one page of a mailbox's calendarView delta over a window.
@@ -168,6 +251,13 @@ type EventsPage struct {
 	Upserts []domain.Event
 	Removed []string
 	Next    Next
+	// Outbox, when true, also records each change the page makes (exactly
+	// its Counts.Changes) in the trigger outbox, in the same transaction as
+	// the rows and the cursor. See PendingChanges.
+	Outbox bool
+	// OutboxInitial is copied to every outbox row of the page as
+	// PendingChange.Initial (see MessagesPage.OutboxInitial).
+	OutboxInitial bool
 }
 
 // ContactsPage is one page of a mailbox's contacts delta.
@@ -230,6 +320,15 @@ type Config struct {
 	// postgres://user:pass@host:5432/outlookflow?sslmode=verify-full.
 	PostgresDSN string
 }
+
+// ErrInvalidRecord is wrapped by errors for a recipe record or outbox call
+// the store refuses before touching the database (a missing key such as the
+// tenant or run ID): a bug in the caller, not worth retrying.
+var ErrInvalidRecord = errors.New("invalid record")
+
+// ErrNotFound is wrapped by errors for an update of a row that is not
+// stored (UpdateRun of an unknown run).
+var ErrNotFound = errors.New("not found")
 
 // ErrInvalidPage is wrapped by errors for a page the store refuses before
 // touching the database (an empty ID, a mismatched mailbox, a missing next

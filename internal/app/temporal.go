@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/logging"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
+	"github.com/outlookflow/outlookflow/workflows/reciperun"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -118,7 +120,7 @@ func temporalTLS(t config.TemporalTLS) (*tls.Config, error) {
 // SearchAttributes are the custom attributes outlookflow's workflows use.
 func SearchAttributes() map[string]enums.IndexedValueType {
 	out := map[string]enums.IndexedValueType{}
-	for _, name := range append(tenant.SearchAttributeNames(), mailsync.SearchAttributeNames()...) {
+	for _, name := range slices.Concat(tenant.SearchAttributeNames(), mailsync.SearchAttributeNames(), reciperun.SearchAttributeNames()) {
 		out[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -21,6 +22,7 @@ import (
 	"github.com/outlookflow/outlookflow/internal/credentials"
 	"github.com/outlookflow/outlookflow/store"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
+	"github.com/outlookflow/outlookflow/workflows/reciperun"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -84,31 +86,45 @@ func OpenStore(ctx context.Context, c config.Store) (store.Store, error) {
 	return store.Open(ctx, sc)
 }
 
-// Workers are the worker's two pollers: the tenant connection on the
-// configured task queue, and the sync on its own queue, so a sync backlog
-// never delays a connection check.
+// Workers are the worker's three pollers: the tenant connection on the
+// configured task queue, the sync and the recipe runs each on their own
+// queue, so a sync backlog never delays a connection check or a run's
+// actions.
 type Workers struct {
-	Tenant, Sync worker.Worker
-	Store        store.Store
+	Tenant, Sync, Recipes worker.Worker
+	Store                 store.Store
+	// Book is the loaded recipes (valid ones; invalid files were logged).
+	Book *activities.RecipeBook
+	// RecipeActivities are the recipe engine's activities (tests shorten
+	// their HoldRetry before Start).
+	RecipeActivities *activities.Recipes
+
+	stopOnce sync.Once
 }
 
-// Start starts both; on failure neither runs.
+// Start starts all three; on failure none runs.
 func (w *Workers) Start() error {
-	if err := w.Tenant.Start(); err != nil {
-		return err
-	}
-	if err := w.Sync.Start(); err != nil {
-		w.Tenant.Stop()
-		return err
+	var started []worker.Worker
+	for _, wk := range []worker.Worker{w.Tenant, w.Sync, w.Recipes} {
+		if err := wk.Start(); err != nil {
+			for _, s := range started {
+				s.Stop()
+			}
+			return err
+		}
+		started = append(started, wk)
 	}
 	return nil
 }
 
-// Stop stops both and closes the store.
+// Stop stops them and closes the store; stopping again does nothing.
 func (w *Workers) Stop() {
-	w.Sync.Stop()
-	w.Tenant.Stop()
-	_ = w.Store.Close()
+	w.stopOnce.Do(func() {
+		w.Recipes.Stop()
+		w.Sync.Stop()
+		w.Tenant.Stop()
+		_ = w.Store.Close()
+	})
 }
 
 // NewWorker registers outlookflow's workflows and activities: the tenant
@@ -138,6 +154,25 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 	}, activity.RegisterOptions{})
 	tw.RegisterActivityWithOptions(&schedules.Activities{Temporal: c}, activity.RegisterOptions{})
 
+	valid, diags := LoadRecipes(cfg)
+	for _, d := range diags {
+		// The worker keeps serving the valid recipes; the message names the
+		// file, line and column and says how to fix it.
+		log.Error("recipe file refused", zap.String("error", d.Error()))
+	}
+	book := activities.NewRecipeBook(valid)
+	recipes := &activities.Recipes{
+		Store:   st,
+		Book:    book,
+		Runs:    RunStarter{Client: c, TaskQueue: reciperun.TaskQueue(cfg.Temporal.TaskQueue)},
+		Graph:   graph,
+		Tenants: tenants,
+		Vault:   vault,
+		Gate:    TenantGate{Client: c},
+		Log:     log,
+	}
+	log.Info("recipes loaded", zap.Int("valid", len(valid)), zap.Int("refused", len(diags)))
+
 	sw := worker.New(c, mailsync.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})
 	sw.RegisterWorkflowWithOptions(mailsync.Workflow, workflow.RegisterOptions{Name: mailsync.WorkflowName})
 	sw.RegisterActivityWithOptions(&activities.Sync{
@@ -146,9 +181,19 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Tenants:            tenants,
 		Vault:              vault,
 		Log:                log,
+		Triggers:           recipes,
 		MailboxParallelism: mailboxesPerActivity,
 	}, activity.RegisterOptions{})
-	return &Workers{Tenant: tw, Sync: sw, Store: st}, nil
+
+	rw := worker.New(c, reciperun.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})
+	rw.RegisterWorkflowWithOptions(reciperun.Workflow, workflow.RegisterOptions{Name: reciperun.WorkflowName})
+	// One by one: Recipes also has the sync's dispatcher methods, which
+	// are not activities.
+	for _, fn := range []any{recipes.RunRecipeStep, recipes.EvalRecipeCondition, recipes.BeginReplyWait,
+		recipes.EndReplyWait, recipes.RecheckRecipeTrigger} {
+		rw.RegisterActivity(fn)
+	}
+	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes}, nil
 }
 
 // mailboxesPerActivity is how many mailboxes one SyncMailboxes activity

@@ -215,16 +215,19 @@ func newWorldFromSeed(t *testing.T, seed graphsim.TenantSeed, secret string, fea
 }
 
 // startWorker runs a worker for the harness's task queue in this process.
-func (h *harness) startWorker() {
+func (h *harness) startWorker() *app.Workers {
 	h.t.Helper()
 	w, err := app.NewWorker(h.client, h.cfg, h.ring, h.log)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	// A step held by a paused tenant checks again every second, not 30.
+	w.RecipeActivities.HoldRetry = time.Second
 	if err := w.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(w.Stop)
+	return w
 }
 
 // rotateSecret does what `starter rotate --secret-stdin` does: seal the

@@ -1,7 +1,9 @@
 // Package storetest is the conformance suite every store driver passes
 // unchanged: idempotent pages, removals and moves, a page and its cursor
 // committing together or not at all, tenant isolation, attendees replaced
-// rather than duplicated, and migrations that can run twice and at once.
+// rather than duplicated, migrations that can run twice and at once, and
+// the recipe engine's state: the trigger outbox written with its page,
+// reads by ID, runs, decisions, switches and reply waits.
 package storetest
 
 import (
@@ -46,6 +48,15 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"SameIDTwiceInAPageCountsOnceAndTheLastOneWins", testSameIDTwice},
 		{"DropOtherScopesKeepsOnlyTheCurrentWindow", testDropOtherScopes},
 		{"ConcurrentPagesOfNewSizesAllSave", testConcurrentPages},
+		{"OutboxHoldsExactlyThePagesChangesWithThePreviousFlag", testOutbox},
+		{"OutboxRowsRollBackWithAFailedPage", testOutboxRollsBack},
+		{"OutboxOfALargePageIsWholeAndInPageOrder", testOutboxLargePage},
+		{"MessagesEventsAndFoldersAreReadByID", testReadsByID},
+		{"ConversationMessagesAreStrictlyAfterAndOldestFirst", testConversationMessages},
+		{"RecipeRunsFirstWriterWinsAndStepOutputsUpsert", testRecipeRuns},
+		{"RecipeDecisionsUpsertOnItemVersion", testRecipeDecisions},
+		{"RecipeSwitchesOverridePerTenant", testRecipeSwitches},
+		{"ReplyWaitsAreFoundByConversation", testReplyWaits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

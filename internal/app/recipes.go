@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/recipe"
+	"github.com/outlookflow/outlookflow/workflows/reciperun"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+)
+
+// RunStarter starts recipe runs on Temporal: the workflow ID is the run's
+// key, rejected if it ever ran, so a repeated dispatch starts nothing.
+type RunStarter struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// StartRun implements activities.RunStarter.
+func (s RunStarter) StartRun(ctx context.Context, st activities.RunStart) (bool, error) {
+	in := reciperun.Input{Tenant: st.Tenant, Recipe: st.Recipe, RunID: st.RunID, Mailbox: st.Mailbox, Trigger: st.Trigger,
+		ChangeKey: st.ChangeKey, Recheck: st.Recheck}
+	if st.Def != nil {
+		in.Digest = st.Def.Digest
+		in.Steps = reciperun.Plan(st.Def.Steps)
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                       st.RunID,
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StartDelay:               st.Delay,
+		StaticSummary:            fmt.Sprintf("recipe %s (%s)", st.Recipe, st.Trigger),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			reciperun.SearchAttrTenant.ValueSet(st.Tenant),
+			reciperun.SearchAttrRecipe.ValueSet(st.Recipe),
+			reciperun.SearchAttrStatus.ValueSet(reciperun.StatusRunning),
+		),
+	}
+	_, err := s.Client.ExecuteWorkflow(ctx, opts, reciperun.WorkflowName, in)
+	if activities.IsAlreadyStarted(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SignalReply implements activities.RunStarter.
+func (s RunStarter) SignalReply(ctx context.Context, runID, messageID string, at time.Time) (bool, error) {
+	err := s.Client.SignalWorkflow(ctx, runID, "", reciperun.SignalReply, reciperun.ReplySignal{MessageID: messageID, ReceivedAt: at})
+	if activities.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// TenantGate reads a tenant's connection status from its workflow: recipe
+// actions run while it is Connected (or MissingPermissions, where Graph's
+// own 403 says what is missing) and are held otherwise.
+type TenantGate struct {
+	Client client.Client
+}
+
+// Gate implements activities.TenantGate.
+func (g TenantGate) Gate(ctx context.Context, key string) (string, string, error) {
+	v, err := g.Client.QueryWorkflow(ctx, tenant.WorkflowID(key), "", tenant.QueryStatus)
+	if activities.IsNotFound(err) {
+		return "", "not connected (no tenant workflow: run `starter connect`)", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	var view tenant.StatusView
+	if err := v.Get(&view); err != nil {
+		return "", "", err
+	}
+	switch {
+	case view.Paused:
+		return view.CredentialVersion, string(tenant.StatusPaused), nil
+	case view.Status == tenant.StatusConnected, view.Status == tenant.StatusMissingPermissions:
+		return view.CredentialVersion, "", nil
+	}
+	return view.CredentialVersion, string(view.Status), nil
+}
+
+// LoadRecipes loads the configured recipe directory, checking each recipe
+// against its tenant; invalid files are returned as diagnostics (the worker
+// logs them and serves the valid ones). No directory configured: none.
+func LoadRecipes(cfg *config.Config) ([]*recipe.Recipe, []recipe.Diagnostic) {
+	if cfg.Recipes.Dir == "" {
+		return nil, nil
+	}
+	return recipe.LoadDir(cfg.Recipes.Dir, RecipeOptions(cfg))
+}
+
+// RecipeOptions checks recipes against the configured tenants: each
+// recipe's tenant must be configured, and its actions possible in that
+// tenant's auth mode. The grant is not known here (the connection workflow
+// holds it), so permissions are left to Graph's answer and `starter scopes`.
+func RecipeOptions(cfg *config.Config) recipe.Options {
+	opts := recipe.Options{Tenants: map[string]recipe.Grant{}}
+	for _, t := range cfg.Tenants {
+		opts.Tenants[t.Key] = recipe.Grant{Delegated: t.AuthMode == config.AuthDelegated}
+	}
+	return opts
+}
