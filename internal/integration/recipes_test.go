@@ -351,3 +351,36 @@ func TestRecipeActionsWaitWhileTheTenantIsPausedAndRunOnResume(t *testing.T) {
 		t.Fatalf("after resume Megan has %d replies, want 1", len(got))
 	}
 }
+
+// The crash window: Graph commits each write and the response is lost
+// (the draft's creation, then its sending). The step's retries find the
+// draft, then the sent message, by their key: one reply reaches the sender
+// and one copy lands in Sent Items.
+func TestRecipeReplyIsSentOnceWhenGraphCommitsAndDropsTheResponse(t *testing.T) {
+	h := newRecipeHarness(t, recipeRoles, map[string]string{"ack.yaml": ackRecipe})
+	fault := h.sim.InjectFault(graphsim.Fault{Method: "POST", Path: "/v1.0/users/" + h.userID(adele) + "/messages", DropResponse: true, Count: 2})
+	hit := h.deliver(adele, megan, "urgent: crash window")
+	h.syncRun(mailsync.Input{})
+	res, err := h.runResult(recipe.RunID(h.key, "ack-vip", hit, "new"), 2*time.Minute)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var dropped []string
+	for _, r := range h.sim.Requests() {
+		if r.FaultID == fault {
+			dropped = append(dropped, r.Path[strings.LastIndex(r.Path, "/")+1:])
+		}
+	}
+	if strings.Join(dropped, ",") != "createReply,send" {
+		t.Fatalf("responses dropped for %v, want createReply then send", dropped)
+	}
+	if got := withSubject(h.mailbox(megan, "inbox"), "RE: urgent: crash window"); len(got) != 1 {
+		t.Fatalf("Megan's inbox holds %d replies, want 1 (run %+v)", len(got), res)
+	}
+	if got := withSubject(h.mailbox(adele, "sentitems"), "RE: urgent: crash window"); len(got) != 1 {
+		t.Fatalf("Adele's Sent Items hold %d replies, want 1", len(got))
+	}
+	if got := withSubject(h.mailbox(adele, "drafts"), "RE: urgent: crash window"); len(got) != 0 {
+		t.Fatalf("%d drafts left behind", len(got))
+	}
+}
