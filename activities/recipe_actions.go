@@ -89,6 +89,16 @@ func (x *executor) messageID() (string, error) {
 	return id, nil
 }
 
+// item is the mailbox and the item (message or event, by which) an action
+// acts on.
+func (x *executor) item(which func() (string, error)) (mailbox, id string, err error) {
+	if mailbox, err = x.target(); err != nil {
+		return "", "", err
+	}
+	id, err = which()
+	return mailbox, id, err
+}
+
 func (x *executor) eventID() (string, error) {
 	id, err := x.text("eventId")
 	if err != nil {
@@ -320,11 +330,7 @@ func (x *executor) send(ctx context.Context, draftOnly bool) (any, string, error
 // createReply / createReplyAll / createForward, tagged with the key in the
 // same request, then sent: as idempotent as send.
 func (x *executor) respond(ctx context.Context, action string) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.messageID()
+	mailbox, id, err := x.item(x.messageID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -468,11 +474,7 @@ func (x *executor) inFolder(ctx context.Context, mailbox, folderID, internetID s
 // new ID) is found there by its Internet message ID; a copy already in the
 // destination is not made twice.
 func (x *executor) moveOrCopy(ctx context.Context, copy bool) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.messageID()
+	mailbox, id, err := x.item(x.messageID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -524,11 +526,7 @@ func (x *executor) moveOrCopy(ctx context.Context, copy bool) (any, string, erro
 // current state, so a retry changes nothing twice (and a category added
 // once is not added again).
 func (x *executor) patchMessage(ctx context.Context, action string) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.messageID()
+	mailbox, id, err := x.item(x.messageID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -607,11 +605,7 @@ func graphDateTime(t time.Time) graphDT {
 
 // deleteMessage deletes; a message already gone is success.
 func (x *executor) deleteMessage(ctx context.Context) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.messageID()
+	mailbox, id, err := x.item(x.messageID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -815,11 +809,7 @@ func (x *executor) createEvent(ctx context.Context) (any, string, error) {
 // updateEvent PATCHes the fields the step sets: repeating it changes
 // nothing further.
 func (x *executor) updateEvent(ctx context.Context) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.eventID()
+	mailbox, id, err := x.item(x.eventID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -842,11 +832,7 @@ func (x *executor) getEvent(ctx context.Context, mailbox, id string) (graphEvent
 
 // cancelEvent cancels unless the event is already cancelled or gone.
 func (x *executor) cancelEvent(ctx context.Context) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.eventID()
+	mailbox, id, err := x.item(x.eventID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -877,11 +863,7 @@ func (x *executor) cancelEvent(ctx context.Context) (any, string, error) {
 // respondToEvent accepts, tentatively accepts or declines unless the
 // event already shows that response.
 func (x *executor) respondToEvent(ctx context.Context) (any, string, error) {
-	mailbox, err := x.target()
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := x.eventID()
+	mailbox, id, err := x.item(x.eventID)
 	if err != nil {
 		return nil, "", err
 	}
