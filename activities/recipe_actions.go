@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -980,7 +981,7 @@ func (x *executor) contact(ctx context.Context, update bool) (any, string, error
 		if err := x.call(ctx, mailbox, http.MethodPatch, userPath(mailbox, "contacts", id), c, &got); err != nil {
 			return nil, "", err
 		}
-		return recipe.ContactOutput{ContactID: cmpOr(got.ID, id)}, "updated", nil
+		return recipe.ContactOutput{ContactID: cmp.Or(got.ID, id)}, "updated", nil
 	}
 	q := url.Values{"$filter": {fmt.Sprintf("singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')", keyProperty, x.key)}, "$select": {"id"}}
 	var page struct {
@@ -999,13 +1000,6 @@ func (x *executor) contact(ctx context.Context, update bool) (any, string, error
 		return nil, "", err
 	}
 	return recipe.ContactOutput{ContactID: got.ID}, "created", nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // setAutomaticReplies PATCHes the mailbox settings: setting the same
@@ -1084,7 +1078,8 @@ func (x *executor) postChannelMessage(ctx context.Context) (any, string, error) 
 		var page struct {
 			Value []chatMessage `json:"value"`
 		}
-		since := activity.GetInfo(ctx).ScheduledTime.Add(-time.Minute)
+		// Anything posted since the run began may be this step's.
+		since := x.rc.run.CreatedAt.Add(-time.Minute)
 		if err := x.call(ctx, x.mailbox, http.MethodGet, path+"?$top=50", nil, &page); err != nil {
 			return nil, "", stepFailed("step %s: an earlier attempt may have posted the message (its outcome is unknown) and the channel could not be read to check (%v); not posting twice — check the channel", x.step().ID, err)
 		}

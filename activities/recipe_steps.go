@@ -219,15 +219,8 @@ func (a *Recipes) hold(ctx context.Context, tenant string) (Credentials, error) 
 		}
 		version = v
 	}
-	settings, ok := a.Tenants.Tenant(tenant)
-	if !ok {
-		return Credentials{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", tenant), string(KindMisconfigured), nil)
-	}
-	secret, err := resolveSecret(a.Vault, tenant, version, settings)
-	if err != nil {
-		return Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), string(KindMisconfigured), nil)
-	}
-	return Credentials{TenantID: settings.TenantID, ClientID: settings.ClientID, ClientSecret: secret, AuthMode: settings.AuthMode}, nil
+	creds, _, err := tenantCredentials(a.Tenants, a.Vault, tenant, version)
+	return creds, err
 }
 
 // EvalRecipeCondition evaluates an if step.

@@ -308,7 +308,6 @@ func (a *Recipes) decide(r *recipe.Recipe, enabled bool, in recipe.Input, p stor
 		// of it is new mail or a calendar change.
 		return recipe.Decision{}, start, false
 	}
-	in.Now = p.At
 	if r.Enabled != enabled {
 		// An operator's switch overrides the file.
 		switched := *r

@@ -264,11 +264,18 @@ func (a *Sync) mailboxCount(ctx context.Context, tenant string) (int, error) {
 // does (the vault version the tenant uses, else the configured reference) and
 // returns the tenant's settings with them.
 func (a *Sync) credentials(tenantKey, version string) (Credentials, TenantSettings, error) {
-	settings, ok := a.Tenants.Tenant(tenantKey)
+	return tenantCredentials(a.Tenants, a.Vault, tenantKey, version)
+}
+
+// tenantCredentials is what the sync and the recipe steps share: the
+// tenant's settings and its secret (the vault version, else the configured
+// reference), or a non-retryable Misconfigured error naming the fix.
+func tenantCredentials(tenants TenantDirectory, vault CredentialVault, tenantKey, version string) (Credentials, TenantSettings, error) {
+	settings, ok := tenants.Tenant(tenantKey)
 	if !ok {
 		return Credentials{}, settings, temporal.NewNonRetryableApplicationError(fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", tenantKey), string(KindMisconfigured), nil)
 	}
-	secret, err := resolveSecret(a.Vault, tenantKey, version, settings)
+	secret, err := resolveSecret(vault, tenantKey, version, settings)
 	if err != nil {
 		return Credentials{}, settings, temporal.NewNonRetryableApplicationError(err.Error(), string(KindMisconfigured), nil)
 	}

@@ -51,7 +51,30 @@ func newRecipeHarnessWorker(t *testing.T, roles []string, recipes map[string]str
 	h.connect()
 	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
 	h.syncRun(mailsync.Input{})
+	// Connecting also starts the tenant's scheduled sync. Mail a first
+	// sync still in flight picks up counts as already there, so the tests'
+	// mail must come after every first sync has ended.
+	h.waitNoSyncRunning()
 	return h, w
+}
+
+// waitNoSyncRunning waits until visibility shows no running sync run of
+// the tenant.
+func (h *harness) waitNoSyncRunning() {
+	h.t.Helper()
+	q := fmt.Sprintf("OutlookflowTenant = %q AND WorkflowType = %q AND ExecutionStatus = 'Running'", h.key, mailsync.WorkflowName)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := h.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: h.cfg.Temporal.Namespace, Query: q})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(resp.GetExecutions()) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.t.Fatal("the tenant's sync runs did not end within a minute")
 }
 
 // deliver puts a message in a mailbox's inbox as if it arrived from from.

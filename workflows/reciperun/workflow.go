@@ -1,6 +1,7 @@
 package reciperun
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -203,14 +204,7 @@ func (r *run) await(ctx workflow.Context, s PlanStep) activities.WaitOutcome {
 }
 
 func (r *run) record(s PlanStep, outcome string) {
-	r.state.Steps = append(r.state.Steps, StepRecord{ID: s.ID, Action: cmpOr(s.Action, s.Kind), Outcome: outcome})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	r.state.Steps = append(r.state.Steps, StepRecord{ID: s.ID, Action: cmp.Or(s.Action, s.Kind), Outcome: outcome})
 }
 
 func (r *run) setStatus(ctx workflow.Context, status string) error {
