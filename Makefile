@@ -25,7 +25,7 @@ help:
 	@echo "make demo   - run the demo: Temporal dev server + Web UI, Graph simulator, worker, demo tenant"
 	@echo "make test   - gofmt, vet, staticcheck, workflowcheck and every test (installs the Temporal CLI and staticcheck first)"
 	@echo "make build  - build worker, starter and graphsim into .bin/"
-	@echo "make bench  - sync benchmarks: outlookflow vs a no-Temporal floor and a naive loop; table + \$$BENCH_OUT (default bench/results.json)"
+	@echo "make bench  - benchmarks: sync vs a no-Temporal floor and a naive loop, recipe runs/s vs bare Temporal, trigger latency; table + \$$BENCH_OUT (default bench/results.json)"
 	@echo "make tools  - install the Temporal CLI $(TEMPORAL_CLI_VERSION) and staticcheck $(STATICCHECK_VERSION) into .bin/"
 
 tools: $(TEMPORAL) $(STATICCHECK)
@@ -69,9 +69,10 @@ test: tools postgres fmt-check vet staticcheck workflowcheck
 demo: tools build
 	./scripts/demo.sh
 
-# Sync benchmarks (bench/): outlookflow side by side with a floor (same
-# adapter and store, no Temporal) and a naive script loop, on the Graph
-# simulator and a dev server. BENCH_SCALE=small for a quick run; the JSON
+# Benchmarks (bench/): the sync side by side with a floor (same adapter and
+# store, no Temporal) and a naive script loop; recipe runs/s against a bare
+# two-activity Temporal workflow; polling trigger latency. All on the Graph
+# simulator and one dev server. BENCH_SCALE=small for a quick run; the JSON
 # goes to BENCH_OUT. Missed targets are reported, errors fail.
 BENCH_OUT   ?= bench/results.json
 BENCH_SCALE ?= full

@@ -150,6 +150,8 @@ func (x *executor) run(ctx context.Context) (out any, outcome string, err error)
 		return x.cancelEvent(ctx)
 	case "respondToEvent":
 		return x.respondToEvent(ctx)
+	case "findMeetingTimes":
+		return x.findMeetingTimes(ctx)
 	case "createOnlineMeeting":
 		return x.createOnlineMeeting(ctx)
 	case "createContact", "updateContact":
@@ -158,6 +160,8 @@ func (x *executor) run(ctx context.Context) (out any, outcome string, err error)
 		return x.setAutomaticReplies(ctx)
 	case "postChannelMessage":
 		return x.postChannelMessage(ctx)
+	case "summarize":
+		return x.summarize(ctx)
 	case "graphRequest":
 		return x.graphRequest(ctx)
 	default:
@@ -512,15 +516,15 @@ func (x *executor) moveOrCopy(ctx context.Context, copy bool) (any, string, erro
 			return recipe.MessageOutput{MessageID: got, ConversationID: m.ConversationID}, "already copied (found in the destination)", err
 		}
 	}
-	verb := "move"
+	verb, done := "move", "moved"
 	if copy {
-		verb = "copy"
+		verb, done = "copy", "copied"
 	}
 	var moved taggedMessage
 	if err := x.call(ctx, mailbox, http.MethodPost, userPath(mailbox, "messages", id, verb), map[string]string{"destinationId": dest}, &moved); err != nil {
 		return nil, "", err
 	}
-	return recipe.MessageOutput{MessageID: moved.ID, ConversationID: moved.ConversationID}, verb + "d", nil
+	return recipe.MessageOutput{MessageID: moved.ID, ConversationID: moved.ConversationID}, done, nil
 }
 
 // patchMessage sets read state, flag or categories — after reading the

@@ -172,6 +172,10 @@ func idempotencyKey(runID, stepID string) string {
 // under its key (see the README's action table), so Temporal may retry it
 // after any failure, a worker crash or a lost response included.
 func (a *Recipes) RunRecipeStep(ctx context.Context, in RecipeStepInput) (RecipeStepResult, error) {
+	// A worker that dies mid-action is noticed within the heartbeat
+	// timeout, not the 5-minute start-to-close: the step's retry (which
+	// finds what the dead attempt committed by its key) runs in seconds.
+	defer KeepAlive(ctx)()
 	rc, err := a.load(ctx, in)
 	if err != nil {
 		return RecipeStepResult{}, err
@@ -298,6 +302,18 @@ func (a *Recipes) RecheckRecipeTrigger(ctx context.Context, in RecipeRecheckInpu
 	rc, err := a.load(ctx, RecipeStepInput{Tenant: in.Tenant, Recipe: in.Recipe, RunID: in.RunID})
 	if err != nil {
 		return RecipeRecheckResult{}, err
+	}
+	// An operator's switch, flipped while the run waited, wins over the file.
+	switches, err := a.Store.RecipeSwitches(ctx, in.Tenant)
+	if err != nil {
+		return RecipeRecheckResult{}, retryable("reading recipe switches", err)
+	}
+	if on, ok := switches[in.Recipe]; ok && !on {
+		return RecipeRecheckResult{Reason: "an operator disabled the recipe before the run began (`starter recipes enable` turns it back on)"}, nil
+	} else if ok && !rc.r.Enabled {
+		switched := *rc.r
+		switched.Enabled = true
+		rc.r = &switched
 	}
 	if rc.in.Event == nil {
 		return RecipeRecheckResult{Fire: true}, nil

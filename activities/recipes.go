@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/summarize"
 	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
 )
@@ -102,6 +103,9 @@ type Recipes struct {
 	Vault   CredentialVault
 	Gate    TenantGate
 	Log     *zap.Logger
+	// Summarizers are the configured endpoints summarize steps may name;
+	// the built-in summarizer needs no entry.
+	Summarizers map[string]summarize.Summarizer
 	// HoldRetry is how often a step held by a paused or disconnected
 	// tenant checks again; 0 means 30 seconds.
 	HoldRetry time.Duration
@@ -216,7 +220,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 	var replyConversations []string
 	replyMsgs := map[string][]domain.Message{}
 	for _, p := range pending {
-		in := recipe.Input{Change: p.Change, Mailbox: mailbox, MailboxAddress: owner.UserPrincipalName,
+		in := recipe.Input{Change: p.Change, Mailbox: mailbox, MailboxAddress: owner.UserPrincipalName, MailboxMail: owner.Mail,
 			MailboxGroups: dir.groups[mailbox], PreviousFlag: p.PrevFlag, Now: p.At}
 		if in.Change.Mailbox == "" {
 			in.Change.Mailbox = mailbox

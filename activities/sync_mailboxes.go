@@ -223,12 +223,30 @@ func (j mailboxJob) firstSync(ctx context.Context, mailbox string) (bool, error)
 		_, _, window := CalendarWindow(j.now, j.settings.CalendarPast, j.settings.CalendarFuture)
 		key = domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: window}
 	}
+	return j.neverCompleted(ctx, key)
+}
+
+// neverCompleted reports whether the cursor has no round that ever
+// completed and was never reset: its pages enumerate what was there.
+func (j mailboxJob) neverCompleted(ctx context.Context, key domain.CursorKey) (bool, error) {
 	cur, found, err := j.Store.Cursor(ctx, key)
 	if err != nil {
 		return false, retryable("reading cursor "+key.String(), err)
 	}
 	everCompleted := cur.Complete || (cur.Token != "" && !cur.FromScratch)
 	return !found || (!everCompleted && cur.Resyncs == 0), nil
+}
+
+// pageInitial is OutboxInitial for the pages of one cursor: set only while
+// the mailbox is in its first sync and this very cursor is still in its
+// first round. A cursor that already completed brings new changes even
+// when another part of the mailbox is still enumerating (a manual sync
+// overlapping a long first sync must not mark new mail as already there).
+func (b *mailboxBatch) pageInitial(ctx context.Context, key domain.CursorKey) (bool, error) {
+	if !b.initial {
+		return false, nil
+	}
+	return b.job.neverCompleted(ctx, key)
 }
 
 // Batch sizing. A batch holds at most 20 requests (Graph's limit) and
@@ -503,11 +521,16 @@ func (b *mailboxBatch) setFolders(ctx context.Context, folders []domain.MailFold
 func (b *mailboxBatch) folderPart(ctx context.Context, f domain.MailFolder) (*mailboxPart, error) {
 	j, mailbox, folderID := b.job, b.mailbox, f.ID
 	bodies := j.settings.Has(permissions.FeatureMailBodies)
-	round := sweptRound(domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID},
+	key := domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorMessages, Scope: folderID}
+	initial, err := b.pageInitial(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	round := sweptRound(key,
 		func(m domain.Message) string { return m.ID }, nil,
 		func(p MessagesDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyMessages(ctx, store.MessagesPage{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID, Upserts: p.Items, Removed: p.Removed, Next: p.next(),
-				Outbox: b.outboxMail, OutboxInitial: b.initial})
+				Outbox: b.outboxMail, OutboxInitial: initial})
 		},
 		func() ([]domain.Message, error) {
 			return j.Store.Messages(ctx, store.MessageQuery{Tenant: j.tenant, Mailbox: mailbox, FolderID: folderID})
@@ -543,10 +566,14 @@ func (b *mailboxBatch) addCalendar(ctx context.Context) error {
 	j, mailbox := b.job, b.mailbox
 	from, to, window := CalendarWindow(j.now, j.settings.CalendarPast, j.settings.CalendarFuture)
 	key := domain.CursorKey{Tenant: j.tenant, Mailbox: mailbox, Kind: domain.CursorEvents, Scope: window}
+	initial, err := b.pageInitial(ctx, key)
+	if err != nil {
+		return err
+	}
 	round := sweptRound(key, func(e domain.Event) string { return e.ID }, nil,
 		func(p EventsDeltaPage) (store.Counts, error) {
 			return j.Store.ApplyEvents(ctx, store.EventsPage{Tenant: j.tenant, Mailbox: mailbox, Window: window, Upserts: p.Items, Removed: p.Removed, Next: p.next(),
-				Outbox: b.outboxEvents, OutboxInitial: b.initial})
+				Outbox: b.outboxEvents, OutboxInitial: initial})
 		},
 		func() ([]domain.Event, error) { return j.Store.Events(ctx, j.tenant, mailbox) })
 	sweep := round.sweep

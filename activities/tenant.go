@@ -15,6 +15,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
+
+	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
 // AuthMode mirrors config.AuthMode without importing config into workflows.
@@ -88,12 +90,21 @@ type CredentialVault interface {
 	Secret(tenantKey, version string) (string, error)
 }
 
+// RecipeNeedsSource says what a tenant's enabled recipes need: the recipes
+// the worker loaded, with operators' switches applied (internal/app).
+type RecipeNeedsSource interface {
+	RecipeNeeds(ctx context.Context, tenantKey string) ([]permissions.Need, error)
+}
+
 // Tenant holds the tenant-connection activities and their dependencies.
 type Tenant struct {
 	Graph   GraphConnector
 	Tenants TenantDirectory
 	Vault   CredentialVault
-	Log     *zap.Logger
+	// RecipeNeeds, when set, adds the enabled recipes' needs to a check's
+	// result, so the connection compares the grant with them too.
+	RecipeNeeds RecipeNeedsSource
+	Log         *zap.Logger
 }
 
 // VerifyHeartbeatTimeout is the heartbeat timeout of the verification
@@ -129,6 +140,12 @@ type VerifyConnectionResult struct {
 	Detail             string // sanitized explanation for operators
 	GrantedPermissions []string
 	TokenExpiresAt     time.Time
+	// RecipeNeeds are what the tenant's enabled recipes need, as this
+	// worker loaded them; RecipeNeedsKnown is false when the worker could
+	// not tell (no recipe source, the store unreadable), and the workflow
+	// then keeps what it knew.
+	RecipeNeeds      []permissions.Need `json:",omitempty"`
+	RecipeNeedsKnown bool               `json:",omitempty"`
 }
 
 // VerifyConnection checks a tenant's credentials against the identity
@@ -178,11 +195,22 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 	granted := append([]string(nil), v.GrantedPermissions...)
 	sort.Strings(granted)
 	log.Info("credentials verified", zap.Strings("granted", granted), zap.Int("probeStatus", v.ProbeStatus))
-	return VerifyConnectionResult{
+	res := VerifyConnectionResult{
 		Outcome:            OutcomeVerified,
 		GrantedPermissions: granted,
 		TokenExpiresAt:     v.TokenExpiresAt,
-	}, nil
+	}
+	if a.RecipeNeeds != nil {
+		needs, err := a.RecipeNeeds.RecipeNeeds(ctx, in.TenantKey)
+		if err != nil {
+			// The credentials were checked; what the recipes need is
+			// asked again at the next check.
+			log.Warn("could not tell what the tenant's recipes need; the status keeps what it knew", zap.Error(err))
+		} else {
+			res.RecipeNeeds, res.RecipeNeedsKnown = needs, true
+		}
+	}
+	return res, nil
 }
 
 // logger returns the activity's zap logger carrying the workflow and activity

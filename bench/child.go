@@ -42,8 +42,12 @@ type childSpec struct {
 	NaiveDB     string `json:"naiveDB,omitempty"`
 	NaiveSample int    `json:"naiveSample,omitempty"`
 	CPUProfile  string `json:"cpuProfile,omitempty"`
-	Result      string `json:"result"`
-	LogFile     string `json:"logFile"`
+	// Serve makes the child a serving worker (serve.go): it writes Ready
+	// once its worker runs and serves until its stdin closes.
+	Serve   bool   `json:"serve,omitempty"`
+	Ready   string `json:"ready,omitempty"`
+	Result  string `json:"result"`
+	LogFile string `json:"logFile"`
 }
 
 // childResult is what a child reports; the parent adds rusage.
@@ -232,6 +236,11 @@ func runSystem(ctx context.Context, spec childSpec) (childResult, error) {
 	switch spec.System {
 	case sysOutlookflow:
 		e, err = newOutlookflow(ctx, spec, cfg)
+		if err == nil && spec.Serve {
+			e = servingEngine{engine: e, ready: spec.Ready}
+		}
+	case sysBare:
+		e, err = newBare(ctx, spec, cfg)
 	case sysFloor:
 		e, err = newFloor(ctx, spec, cfg)
 	case sysNaive:

@@ -1,7 +1,11 @@
 // Command bench is `make bench`: it measures outlookflow's sync side by side
 // with two baselines on the same Graph simulator, in one invocation, and
 // prints a table (plus the targets met or missed) and writes one JSON object
-// per scenario and system to $BENCH_OUT (default bench/results.json).
+// per scenario and system to $BENCH_OUT (default bench/results.json). Two
+// recipe scenarios follow (recipes.go): recipe-throughput, runs/s of a
+// two-action recipe against bare-temporal (bare.go: a plain two-activity
+// workflow making the same Graph calls) on the same dev server, and
+// trigger-latency, the polling trigger's latency at the sync interval.
 //
 // Systems:
 //   - outlookflow: the real worker (internal/app.NewWorker) running the

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/outlookflow/outlookflow/config"
 )
 
 // Scenario names, in the order they run.
@@ -15,15 +17,22 @@ const (
 	scIdle        = "idle"
 	scIdle10k     = "idle-10k"
 	scCPU         = "cpu"
+	// Recipes (issue 7): run throughput against a bare Temporal workflow,
+	// and the polling trigger's latency. See recipes.go.
+	scRecipeThroughput = "recipe-throughput"
+	scTriggerLatency   = "trigger-latency"
 )
 
-var allScenarios = []string{scInitial, scIncremental, scIdle, scIdle10k, scCPU}
+var allScenarios = []string{scInitial, scIncremental, scIdle, scIdle10k, scCPU, scRecipeThroughput, scTriggerLatency}
 
 // System names.
 const (
 	sysOutlookflow = "outlookflow"
 	sysFloor       = "floor"
 	sysNaive       = "naive"
+	// sysBare is recipe-throughput's baseline: a plain Temporal worker
+	// running a two-activity workflow (bare.go).
+	sysBare = "bare-temporal"
 )
 
 // Options are the sizes and switches of one bench invocation.
@@ -51,6 +60,13 @@ type Options struct {
 	ChildTimeout         time.Duration
 	ProfileDir           string // where cpu-*.pprof go; default: beside Out
 	IdleLatencyFromStart bool   // idle-10k: also run the (unmeasured) first sync with latency
+
+	RecipeMailboxes int           // recipe-throughput and trigger-latency: mailboxes of their tenants
+	RecipeRuns      int           // recipe-throughput: measured runs per system
+	RecipeRounds    int           // recipe-throughput: rounds the runs are split into, alternated ABBA between the systems
+	TriggerSamples  int           // trigger-latency: mails injected
+	TriggerWindow   time.Duration // trigger-latency: span the injections are spread over
+	TriggerInterval time.Duration // trigger-latency: the tenant's configured sync interval
 }
 
 // presets are the sizes the issue asks for (full) and a quick end-to-end
@@ -59,10 +75,12 @@ var presets = map[string]Options{
 	"full": {
 		Mailboxes: 200, MessagesPerMailbox: 2000, EventsPerMailbox: 50, Folders: 3, ChangedFraction: 0.01,
 		IdleMailboxes: 10000, IdleMessagesPerMbx: 5, NaiveSample: 5,
+		RecipeMailboxes: 10, RecipeRuns: 400, RecipeRounds: 2, TriggerSamples: 30, TriggerWindow: 4 * time.Minute, TriggerInterval: time.Minute,
 	},
 	"small": {
 		Mailboxes: 10, MessagesPerMailbox: 200, EventsPerMailbox: 5, Folders: 3, ChangedFraction: 0.01,
 		IdleMailboxes: 500, IdleMessagesPerMbx: 5, NaiveSample: 2,
+		RecipeMailboxes: 10, RecipeRuns: 60, RecipeRounds: 2, TriggerSamples: 8, TriggerWindow: 90 * time.Second, TriggerInterval: time.Minute,
 	},
 }
 
@@ -106,6 +124,12 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (Options, e
 	fs.DurationVar(&o.LatencyFixed, "latency-fixed", 50*time.Millisecond, "simulated latency per Graph request (not in cpu)")
 	fs.DurationVar(&o.LatencyPerItem, "latency-per-item", 100*time.Microsecond, "simulated latency per item of a returned page (not in cpu)")
 	fs.BoolVar(&o.MailboxLimits, "mailbox-limits", true, "the simulator enforces Graph's per-mailbox limits (4 in flight, 10,000 per 10 minutes)")
+	fs.IntVar(&o.RecipeMailboxes, "recipe-mailboxes", p.RecipeMailboxes, "recipe-throughput and trigger-latency: mailboxes the mails go to")
+	fs.IntVar(&o.RecipeRuns, "recipe-runs", p.RecipeRuns, "recipe-throughput: measured runs per system")
+	fs.IntVar(&o.RecipeRounds, "recipe-rounds", p.RecipeRounds, "recipe-throughput: rounds the runs are split into (systems alternate A B B A ...)")
+	fs.IntVar(&o.TriggerSamples, "trigger-samples", p.TriggerSamples, "trigger-latency: mails injected at random times")
+	fs.DurationVar(&o.TriggerWindow, "trigger-window", p.TriggerWindow, "trigger-latency: span the injections are spread over")
+	fs.DurationVar(&o.TriggerInterval, "trigger-interval", p.TriggerInterval, "trigger-latency: the tenant's sync interval (tenants[].syncInterval; at least 1m)")
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
 	fs.StringVar(&o.Out, "out", out, "JSON results file; also BENCH_OUT")
 	fs.StringVar(&o.ProfileDir, "profile-dir", "", "where the cpu scenario's profiles go (default: beside -out)")
@@ -140,6 +164,12 @@ func parseOptions(args []string, lookup func(string) (string, bool)) (Options, e
 		return Options{}, fmt.Errorf("-changed must be within 0..1")
 	case o.FloorParallel < 1:
 		return Options{}, fmt.Errorf("-floor-parallel must be at least 1")
+	case o.RecipeMailboxes < 1 || o.RecipeRounds < 1 || o.RecipeRuns < o.RecipeRounds:
+		return Options{}, fmt.Errorf("-recipe-mailboxes and -recipe-rounds must be at least 1, -recipe-runs at least -recipe-rounds")
+	case o.TriggerSamples < 1 || o.TriggerWindow <= 0:
+		return Options{}, fmt.Errorf("-trigger-samples must be at least 1 and -trigger-window positive")
+	case o.TriggerInterval < config.MinSyncInterval:
+		return Options{}, fmt.Errorf("-trigger-interval %s: the worker refuses a sync interval under %s", o.TriggerInterval, config.MinSyncInterval)
 	}
 	if o.NaiveSample <= 0 || o.NaiveSample > o.Mailboxes {
 		o.NaiveSample = o.Mailboxes

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,8 +59,28 @@ type Row struct {
 	Profile                    string         `json:"cpu_profile,omitempty"`
 	PprofTop                   []string       `json:"pprof_top,omitempty"`
 	CPUBreakdown               []CPUShare     `json:"cpu_breakdown,omitempty"`
-	Targets                    []Target       `json:"targets,omitempty"`
-	Notes                      []string       `json:"notes,omitempty"`
+
+	// recipe-throughput: runs completed per second from the first run's
+	// start to the last one's close (summed over rounds); RunsVsBare is
+	// outlookflow's rate over bare-temporal's.
+	Runs                  int     `json:"runs,omitempty"`
+	RunsPerS              float64 `json:"runs_per_s,omitempty"`
+	RunsVsBare            float64 `json:"runs_per_s_vs_bare,omitempty"`
+	CPUMsPerRun           float64 `json:"cpu_ms_per_run,omitempty"`
+	TemporalActionsPerRun float64 `json:"temporal_actions_per_run,omitempty"`
+	// trigger-latency: from a mail's injection to its run's first action
+	// request at the simulator, with the tenant's sync every SyncIntervalS;
+	// AfterSyncStart* leave out the wait for the sync that carried the mail.
+	SyncIntervalS      float64 `json:"sync_interval_s,omitempty"`
+	Samples            int     `json:"samples,omitempty"`
+	LatencyP50S        float64 `json:"latency_p50_s,omitempty"`
+	LatencyP95S        float64 `json:"latency_p95_s,omitempty"`
+	LatencyMaxS        float64 `json:"latency_max_s,omitempty"`
+	AfterSyncStartP50S float64 `json:"after_sync_start_p50_s,omitempty"`
+	AfterSyncStartP95S float64 `json:"after_sync_start_p95_s,omitempty"`
+
+	Targets []Target `json:"targets,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // CPUShare is the part of a CPU profile spent under one area of the code.
@@ -127,36 +148,32 @@ func evaluateTargets(rows []Row, o Options) {
 			add("Temporal actions per mailbox", r.ActionsPerMailbox, "<=", 0.1)
 		case scCPU:
 			add("worker CPU ms per 1,000 messages", r.CPUMsPer1kMessages, "<=", 50)
+		case scRecipeThroughput:
+			if bare := find(rows, scRecipeThroughput, sysBare); bare != nil && bare.RunsPerS > 0 {
+				r.RunsVsBare = r.RunsPerS / bare.RunsPerS
+				add("recipe runs/s vs bare Temporal", r.RunsVsBare, ">=", 0.9)
+			}
 		}
 	}
 }
 
+// isRecipeScenario: the recipe scenarios' rows have tables of their own.
+func isRecipeScenario(s string) bool { return s == scRecipeThroughput || s == scTriggerLatency }
+
 func printReport(out io.Writer, rows []Row, o Options, took time.Duration) {
-	fmt.Fprintln(out)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tsystem\twall s\titems\titems/s\tGraph req\treq/1k msg\treq/cursor\tGraph items\titems/1k msg\titems/cursor\tactions\tact/mbx\tpeak RSS MB\tCPU s\tCPU ms/1k msg\tvs floor\tnaive/x\t")
-	for _, r := range rows {
-		sys := r.System
-		if r.Extrapolated {
-			sys += "*"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%d\t%.0f\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t\n",
-			r.Scenario, sys, r.WallS, r.Items, r.ItemsPerS, r.GraphRequests, opt(r.GraphRequestsPer1kMessages, "%.2f"),
-			opt(r.GraphRequestsPerCursor, "%.2f"), r.GraphItems, opt(r.GraphItemsPer1kMessages, "%.2f"), opt(r.GraphItemsPerCursor, "%.2f"), r.TemporalActions, opt(r.ActionsPerMailbox, "%.3f"),
-			float64(r.PeakRSSBytes)/1e6, r.CPUS, opt(r.CPUMsPer1kMessages, "%.1f"), opt(r.WallVsFloor, "%.2fx"), opt(r.SpeedupVsNaive, "%.1fx"))
-	}
-	_ = tw.Flush()
-	if hasExtrapolated(rows) {
-		fmt.Fprintln(out, "* sampled and extrapolated linearly (the naive loop is sequential); see sampled_mailboxes in the JSON")
-	}
+	printSyncTable(out, rows)
+	printRecipeTables(out, rows)
 	fmt.Fprintln(out, "\ntargets (outlookflow):")
+	if !slices.ContainsFunc(rows, func(r Row) bool { return len(r.Targets) > 0 }) {
+		fmt.Fprintln(out, "  none for the scenarios run")
+	}
 	for _, r := range rows {
 		for _, t := range r.Targets {
 			mark := "MET   "
 			if !t.Met {
 				mark = "MISSED"
 			}
-			fmt.Fprintf(out, "  %s %-11s %-36s %10.3f %s %g\n", mark, r.Scenario, t.Name, t.Value, t.Op, t.Limit)
+			fmt.Fprintf(out, "  %s %-17s %-43s %10.3f %s %g\n", mark, r.Scenario, t.Name, t.Value, t.Op, t.Limit)
 		}
 	}
 	var notes []string
@@ -323,4 +340,64 @@ func pprofSeconds(v string) (float64, error) {
 	}
 	d, err := time.ParseDuration(v)
 	return d.Seconds(), err
+}
+
+// printSyncTable prints the sync scenarios' rows.
+func printSyncTable(out io.Writer, rows []Row) {
+	if !slices.ContainsFunc(rows, func(r Row) bool { return !isRecipeScenario(r.Scenario) }) {
+		return
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tsystem\twall s\titems\titems/s\tGraph req\treq/1k msg\treq/cursor\tGraph items\titems/1k msg\titems/cursor\tactions\tact/mbx\tpeak RSS MB\tCPU s\tCPU ms/1k msg\tvs floor\tnaive/x\t")
+	for _, r := range rows {
+		if isRecipeScenario(r.Scenario) {
+			continue
+		}
+		sys := r.System
+		if r.Extrapolated {
+			sys += "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%d\t%.0f\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t\n",
+			r.Scenario, sys, r.WallS, r.Items, r.ItemsPerS, r.GraphRequests, opt(r.GraphRequestsPer1kMessages, "%.2f"),
+			opt(r.GraphRequestsPerCursor, "%.2f"), r.GraphItems, opt(r.GraphItemsPer1kMessages, "%.2f"), opt(r.GraphItemsPerCursor, "%.2f"), r.TemporalActions, opt(r.ActionsPerMailbox, "%.3f"),
+			float64(r.PeakRSSBytes)/1e6, r.CPUS, opt(r.CPUMsPer1kMessages, "%.1f"), opt(r.WallVsFloor, "%.2fx"), opt(r.SpeedupVsNaive, "%.1fx"))
+	}
+	_ = tw.Flush()
+	if hasExtrapolated(rows) {
+		fmt.Fprintln(out, "* sampled and extrapolated linearly (the naive loop is sequential); see sampled_mailboxes in the JSON")
+	}
+}
+
+// printRecipeTables prints the recipe scenarios' rows.
+func printRecipeTables(out io.Writer, rows []Row) {
+	var through, latency []Row
+	for _, r := range rows {
+		switch r.Scenario {
+		case scRecipeThroughput:
+			through = append(through, r)
+		case scTriggerLatency:
+			latency = append(latency, r)
+		}
+	}
+	if len(through) > 0 {
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\tsystem\truns\twall s\truns/s\tvs bare\tGraph req\tactions/run\tCPU ms/run\tpeak RSS MB\tCPU s\t")
+		for _, r := range through {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.2f\t%s\t%d\t%.0f\t%.1f\t%.0f\t%.1f\t\n", r.Scenario, r.System, r.Runs, r.WallS, r.RunsPerS,
+				opt(r.RunsVsBare, "%.2fx"), r.GraphRequests, r.TemporalActionsPerRun, r.CPUMsPerRun, float64(r.PeakRSSBytes)/1e6, r.CPUS)
+		}
+		_ = tw.Flush()
+	}
+	if len(latency) > 0 {
+		fmt.Fprintln(out)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\tsystem\tsync every s\tsamples\tp50 s\tp95 s\tmax s\tafter sync start p50 s\tp95 s\tpeak RSS MB\t")
+		for _, r := range latency {
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.0f\t\n", r.Scenario, r.System, r.SyncIntervalS, r.Samples,
+				r.LatencyP50S, r.LatencyP95S, r.LatencyMaxS, r.AfterSyncStartP50S, r.AfterSyncStartP95S, float64(r.PeakRSSBytes)/1e6)
+		}
+		_ = tw.Flush()
+	}
 }

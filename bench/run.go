@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/outlookflow/outlookflow/graphsim"
@@ -29,6 +30,8 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "outlookflow bench, scale %s: %d mailboxes x %d messages (%d folders) + %d events; idle-10k %d mailboxes x %d; naive on %d mailboxes; latency %s + %s/item\n",
 		o.Scale, o.Mailboxes, o.MessagesPerMailbox, o.Folders, o.EventsPerMailbox, o.IdleMailboxes, o.IdleMessagesPerMbx, o.NaiveSample, o.LatencyFixed, o.LatencyPerItem)
+	fmt.Fprintf(stdout, "recipes: %d mailboxes; recipe-throughput %d runs per system in %d rounds; trigger-latency %d mails over %s, sync every %s; scenarios: %s\n",
+		o.RecipeMailboxes, o.RecipeRuns, o.RecipeRounds, o.TriggerSamples, o.TriggerWindow, o.TriggerInterval, strings.Join(o.Scenarios, ","))
 	w, err := startWorld(ctx, o, dir)
 	if err != nil {
 		return err
@@ -84,6 +87,16 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if o.runs(scCPU) {
 		if err := b.cpu(ctx, tA); err != nil {
+			return err
+		}
+	}
+	if o.runs(scRecipeThroughput) {
+		if err := b.recipeThroughput(ctx); err != nil {
+			return err
+		}
+	}
+	if o.runs(scTriggerLatency) {
+		if err := b.triggerLatency(ctx); err != nil {
 			return err
 		}
 	}
@@ -193,6 +206,14 @@ func (b *bench) cpu(ctx context.Context, t *benchTenant) error {
 
 func (b *bench) add(r Row) {
 	b.rows = append(b.rows, r)
+	switch r.Scenario {
+	case scRecipeThroughput:
+		b.logf("%-12s %-13s %d runs in %.1fs = %.2f runs/s  %.1f CPU ms/run", r.Scenario, r.System, r.Runs, r.WallS, r.RunsPerS, r.CPUMsPerRun)
+		return
+	case scTriggerLatency:
+		b.logf("%-12s %-11s %d samples, sync every %.0fs: p50 %.1fs  p95 %.1fs  max %.1fs", r.Scenario, r.System, r.Samples, r.SyncIntervalS, r.LatencyP50S, r.LatencyP95S, r.LatencyMaxS)
+		return
+	}
 	b.logf("%-12s %-11s %8.1fs  %d items  %d Graph requests  %d actions  %.0f MB  %.1f s CPU",
 		r.Scenario, r.System, r.WallS, r.Items, r.GraphRequests, r.TemporalActions, float64(r.PeakRSSBytes)/(1<<20), r.CPUS)
 }

@@ -133,6 +133,11 @@ func (w *world) seedTenant(key string, n, messages, events, folders int) (*bench
 		Mailboxes: n, MessagesPerMailbox: messages, EventsPerMailbox: events, Folders: folders,
 		Base: time.Now().UTC().Truncate(time.Hour),
 	}
+	return w.installTenant(key, ls)
+}
+
+// installTenant seeds ls (its TenantID set) and reads back what it holds.
+func (w *world) installTenant(key string, ls graphsim.LargeSeed) (*benchTenant, error) {
 	creds, err := w.sim.SeedLarge(ls)
 	if err != nil {
 		return nil, err
@@ -162,7 +167,12 @@ func (w *world) seedTenant(key string, n, messages, events, folders int) (*bench
 // as a custom cloud, the tenant with directory, mail and calendar, the
 // system's own store file and task queue. JSON is YAML.
 func (w *world) writeConfig(path string, t *benchTenant, taskQueue, storePath string) error {
-	cfg := map[string]any{
+	return writeJSONConfig(path, w.configMap(t, taskQueue, storePath))
+}
+
+// configMap is writeConfig's configuration, for callers that add to it.
+func (w *world) configMap(t *benchTenant, taskQueue, storePath string) map[string]any {
+	return map[string]any{
 		"temporal": map[string]any{"address": w.temporal.HostPort, "namespace": w.temporal.Namespace, "taskQueue": taskQueue},
 		"cloud": map[string]any{
 			"name": "custom", "authorityHost": w.sim.AuthorityHost(), "graphBaseURL": w.sim.GraphBaseURL(),
@@ -178,6 +188,9 @@ func (w *world) writeConfig(path string, t *benchTenant, taskQueue, storePath st
 		"store":       map[string]any{"driver": "sqlite", "path": storePath},
 		"http":        map[string]any{"listen": "127.0.0.1:0"},
 	}
+}
+
+func writeJSONConfig(path string, cfg map[string]any) error {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err

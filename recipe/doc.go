@@ -144,8 +144,11 @@
 //	cancelEvent         mailbox, eventId, comment
 //	respondToEvent      mailbox, eventId, response* (accept|tentative|decline),
 //	                    comment, sendResponse
-//	findMeetingTimes    mailbox, attendees*, duration*, within, timeZone
-//	                    → found, start, end, suggestions
+//	findMeetingTimes    mailbox, attendees*, duration*, within (from now;
+//	                    default Graph's own window), timeZone (of the
+//	                    outputs) → found, start, end, suggestions
+//	                    (Graph's order: confidence, then time); delegated
+//	                    connections only
 //	createOnlineMeeting mailbox, subject*, start*, end or duration*, attendees
 //	                    → meetingId, joinUrl
 //	createContact       mailbox, displayName, givenName, surname, emails,
@@ -157,11 +160,17 @@
 //	                    internalMessage, externalMessage, start, end
 //	                    (start and end required when scheduled)
 //	postChannelMessage  team*, channel*, subject, body*, bodyType → messageId, webUrl
-//	summarize           mailbox, of* (threads|events); threads: since,
-//	                    folder, unansweredOnly, includeBodies; events:
-//	                    within; maxItems, summarizer (builtin, the default
-//	                    offline extractive one, or the name of a configured
-//	                    OpenAI-compatible endpoint) → summary, count
+//	summarize           mailbox, of* (threads|events); threads: since
+//	                    (default 24h), folder, unansweredOnly (the last
+//	                    message is not the owner's), includeBodies (message
+//	                    texts go to the summarizer; without it only
+//	                    subjects, people and times do); events: within
+//	                    (default 24h ahead); maxItems (1 to 100, default
+//	                    20), summarizer (builtin, the default offline
+//	                    extractive one, or the name of an OpenAI-compatible
+//	                    endpoint in recipes.summarizers) → summary, count.
+//	                    It reads the synced store, newest threads or
+//	                    earliest events first.
 //	graphRequest        method* (GET|POST|PATCH|PUT|DELETE), path* (from
 //	                    the version on, e.g. /users/{{ trigger.mailbox }}/…),
 //	                    body, permissions* {application: [...], delegated: [...]}

@@ -9,7 +9,9 @@ import (
 // FuzzParse checks that no input makes Parse panic, and that it returns
 // either a recipe or diagnostics, never both or neither.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("examples", "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
+	extra, _ := filepath.Glob(filepath.Join("testdata", "extra", "*.yaml"))
+	files = append(files, extra...)
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {

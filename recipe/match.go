@@ -26,6 +26,11 @@ type Input struct {
 	// address (UPN); recipes name mailboxes by either.
 	Mailbox        string
 	MailboxAddress string
+	// MailboxMail is the mailbox's email address (Graph's user mail). A
+	// shared mailbox is named by it (sharedMailboxNewMail's mailbox), and
+	// its UPN often differs (e.g. under the tenant's onmicrosoft.com
+	// domain).
+	MailboxMail string
 	// MailboxGroups are the groups (mail address or object ID) the
 	// mailbox's owner belongs to, for recipes scoped to a group.
 	MailboxGroups []string
@@ -233,7 +238,7 @@ func matchMailbox(r *Recipe, in Input) Check {
 	const name = "mailbox"
 	mb := r.Mailboxes
 	if r.Trigger.Kind == TriggerSharedMailboxNewMail {
-		if eqFold(in.MailboxAddress, r.Trigger.Mailbox) || eqFold(in.Mailbox, r.Trigger.Mailbox) {
+		if eqFold(in.MailboxMail, r.Trigger.Mailbox) || eqFold(in.MailboxAddress, r.Trigger.Mailbox) || eqFold(in.Mailbox, r.Trigger.Mailbox) {
 			return pass(name, "the trigger's shared mailbox")
 		}
 		return fail(name, "not the trigger's shared mailbox")

@@ -825,6 +825,9 @@ func (p *parser) actionRules(s *Step, spec *actionSpec) {
 	}
 }
 
+// MaxSummaryItems bounds a summarize step's maxItems.
+const MaxSummaryItems = 100
+
 func (p *parser) summarizeRules(s *Step, where string) {
 	of := s.Params["of"]
 	if of == nil {
@@ -840,6 +843,9 @@ func (p *parser) summarizeRules(s *Step, where string) {
 		if prm := s.Params[k]; prm != nil {
 			p.errAt(prm.Pos, "%s does not apply to a summary of %s in %s; remove it", k, of.Str, where)
 		}
+	}
+	if m := s.Params["maxItems"]; m != nil && (m.Int < 1 || m.Int > MaxSummaryItems) {
+		p.errAt(m.Pos, "maxItems in %s must be 1 to %d; a digest is a short read", where, MaxSummaryItems)
 	}
 	if sm := s.Params["summarizer"]; sm != nil && p.opts.Summarizers != nil {
 		name := sm.Text.Source

@@ -102,7 +102,10 @@ pid[temporal]=$!
 echo "Starting the Graph simulator (https://localhost:$sim_port) with the demo tenant..."
 # The simulator writes these afresh; waiting for the new ones needs the old gone.
 rm -f "$state/demo-credentials.json" "$state/demo-credentials.json.secret"
+# --grant: the example recipes (recipes/examples) write mail and calendars,
+# which the demo app's sync-only grant does not allow.
 setsid "$bin/graphsim" --addr "127.0.0.1:$sim_port" --state-dir "$state/graphsim" --seed demo \
+  --grant Mail.ReadWrite,Calendars.ReadWrite \
   --credentials-out "$state/demo-credentials.json" >>"$state/graphsim.log" 2>&1 &
 pid[graphsim]=$!
 
@@ -158,6 +161,10 @@ credentials:
 store:
   driver: sqlite
   path: $state/outlookflow.db
+recipes:
+  # The shipped examples (README "Recipes"). flagged-to-teams needs a
+  # delegated tenant: the worker logs why it refuses it and runs the rest.
+  dir: $root/recipes/examples
 YAML
 export OUTLOOKFLOW_CONFIG=$state/config.yaml
 
@@ -202,6 +209,9 @@ Try, in another terminal:
   $bin/starter sync --tenant demo --wait
   $bin/starter messages --tenant demo --as adele.vance@contoso.example
   $bin/starter events --tenant demo --as adele.vance@contoso.example
+  $bin/starter recipes list
+  $bin/starter recipes run --tenant demo --recipe daily-digest --wait 1m
+  $bin/starter scopes --tenant demo
 
 Payloads are AES-256-GCM encrypted before they reach Temporal. The Web UI
 shows them decoded because it calls the worker's codec endpoint

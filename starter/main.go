@@ -7,7 +7,9 @@
 //	1  error: configuration invalid, Temporal unreachable, update rejected
 //	2  usage: unknown command or flag, missing --tenant
 //	3  a tenant shown is not Connected (the status printed says why); pause exits 0
-//	4  the tenant is not configured, or has no connection workflow yet
+//	4  the tenant is not configured, or has no connection workflow yet; for
+//	   `recipes why|enable|disable`, the recipe is not among the loaded files
+//	   or (why) there is no decision about the item (printed: why most likely)
 //	5  Temporal is unreachable
 //	6  no worker is polling the task queue (or none accepted the request)
 //	7  the worker accepted the request, but the check it waits for is still

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/recipe"
 )
 
@@ -22,9 +23,10 @@ const exitInvalidRecipes = 8
 func (c *cli) recipesCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recipes",
-		Short: "Check and list recipe files (recipes.dir, or the files and folders given)",
+		Short: "Check, list and operate recipes: validate, list, why, runs, enable, disable (recipes.dir, or the files and folders given)",
 	}
-	cmd.AddCommand(c.recipesValidateCommand(), c.recipesListCommand())
+	cmd.AddCommand(c.recipesValidateCommand(), c.recipesListCommand(), c.recipesRunCommand(),
+		c.recipesWhyCommand(), c.recipesSwitchCommand(true), c.recipesSwitchCommand(false), c.recipesRunsCommand())
 	return cmd
 }
 
@@ -108,6 +110,9 @@ func (c *cli) loadRecipes(args []string, f recipeFlags) ([]*recipe.Recipe, []rec
 			return nil, nil, err
 		}
 		opts.Tenants = map[string]recipe.Grant{}
+		// The worker's own check: a summarize step names a configured
+		// summarizer (or builtin).
+		opts.Summarizers = app.RecipeOptions(c.cfg).Summarizers
 		for _, t := range c.cfg.Tenants {
 			g := recipe.Grant{Delegated: t.AuthMode == config.AuthDelegated}
 			if f.grants {

@@ -60,6 +60,13 @@ func worldWithSim(t *testing.T) (string, *graphsim.Server) {
 // worldWithFeatures is worldWithSim with the demo tenant's features.
 func worldWithFeatures(t *testing.T, features string) (string, *graphsim.Server) {
 	t.Helper()
+	return worldWithConfig(t, features, "")
+}
+
+// worldWithConfig is worldWithFeatures with extra top-level configuration
+// (YAML), which the worker reads too (recipes.dir).
+func worldWithConfig(t *testing.T, features, extra string) (string, *graphsim.Server) {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +114,8 @@ credentials:
   dir: %s
 store:
   path: %s
-`, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
-		creds.TenantID, creds.ClientID, secretFile, features, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"))
+%s`, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
+		creds.TenantID, creds.ClientID, secretFile, features, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"), extra)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	mustWrite(t, cfgPath, yaml)
 

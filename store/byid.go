@@ -166,6 +166,44 @@ func conversationQuery(after bool) string {
 	return q + ` ORDER BY ` + at + `, id`
 }
 
+func (s *sqlStore) MessagesSince(ctx context.Context, tenant, mailbox string, after time.Time, limit int) ([]domain.Message, error) {
+	what := fmt.Sprintf("listing messages of tenant %q mailbox %q since %s", tenant, mailbox, after.UTC().Format(time.RFC3339))
+	if err := requireMailbox(what, tenant, mailbox); err != nil {
+		return nil, err
+	}
+	args := []any{tenant, mailbox}
+	if !after.IsZero() {
+		args = append(args, s.t(after))
+	}
+	var out []domain.Message
+	err := s.query(ctx, what, sinceQuery(!after.IsZero(), limit), args, func(rows *sql.Rows) error {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+// sinceQuery lists a mailbox's messages ($1 tenant, $2 mailbox), if after,
+// only those after $3, newest first, at most limit when limit > 0. As in
+// conversationQuery, the time expression is the index messages_time's.
+func sinceQuery(after bool, limit int) string {
+	const at = "COALESCE(received_at, sent_at)"
+	q := `SELECT ` + messageCols("") + ` FROM messages
+		WHERE tenant = $1 AND mailbox = $2 AND ` + at + ` IS NOT NULL`
+	if after {
+		q += ` AND ` + at + ` > $3`
+	}
+	q += ` ORDER BY ` + at + ` DESC, id`
+	if limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	return q
+}
+
 // uniqueIDs drops empty and repeated IDs, keeping the first occurrences'
 // order.
 func uniqueIDs(ids []string) []string {

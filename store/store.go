@@ -114,6 +114,13 @@ type Store interface {
 	// The read is indexed by time: it costs what the mailbox received
 	// after after, so a zero after reads every message of the mailbox.
 	ConversationMessages(ctx context.Context, tenant, mailbox, conversationID string, after time.Time) ([]domain.Message, error)
+	// MessagesSince lists the mailbox's messages (in any folder) whose time
+	// (ReceivedAt, or SentAt when ReceivedAt is zero) is strictly after
+	// after, newest first (ties by ID), at most limit of them (all if
+	// limit <= 0); a message with neither time is never listed. Like
+	// ConversationMessages it reads through the time index, so it costs
+	// what the mailbox received after after.
+	MessagesSince(ctx context.Context, tenant, mailbox string, after time.Time, limit int) ([]domain.Message, error)
 
 	// PendingChanges lists up to limit (all if limit <= 0) changes waiting
 	// in the trigger outbox, ordered by Seq; mailbox "" means every mailbox

@@ -36,8 +36,11 @@ func (s RunStarter) StartRun(ctx context.Context, st activities.RunStart) (bool,
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		StartDelay:               st.Delay,
-		StaticSummary:            fmt.Sprintf("recipe %s (%s)", st.Recipe, st.Trigger),
+		// Without it the SDK hides the rejection and hands back the old
+		// run, and a repeat would count (and log) as a start.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StartDelay:                               st.Delay,
+		StaticSummary:                            fmt.Sprintf("recipe %s (%s)", st.Recipe, st.Trigger),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			reciperun.SearchAttrTenant.ValueSet(st.Tenant),
 			reciperun.SearchAttrRecipe.ValueSet(st.Recipe),
@@ -103,8 +106,9 @@ func LoadRecipes(cfg *config.Config) ([]*recipe.Recipe, []recipe.Diagnostic) {
 // recipe's tenant must be configured, and its actions possible in that
 // tenant's auth mode. The grant is not known here (the connection workflow
 // holds it), so permissions are left to Graph's answer and `starter scopes`.
+// A summarize step may name only a configured summarizer (or builtin).
 func RecipeOptions(cfg *config.Config) recipe.Options {
-	opts := recipe.Options{Tenants: map[string]recipe.Grant{}}
+	opts := recipe.Options{Tenants: map[string]recipe.Grant{}, Summarizers: summarizerNames(cfg.Recipes)}
 	for _, t := range cfg.Tenants {
 		opts.Tenants[t.Key] = recipe.Grant{Delegated: t.AuthMode == config.AuthDelegated}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/outlookflow/outlookflow/domain"
 	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/credentials"
+	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/reciperun"
@@ -99,11 +100,24 @@ type Workers struct {
 	// their HoldRetry before Start).
 	RecipeActivities *activities.Recipes
 
+	client       client.Client
+	recipes      []*recipe.Recipe
+	tenants      []string
+	recipesQueue string
+	log          *zap.Logger
+
 	stopOnce sync.Once
 }
 
-// Start starts all three; on failure none runs.
+// Start starts all three; on failure none runs. Before, it brings the
+// schedule recipes' Temporal Schedules in line with the loaded recipes (a
+// failure there is logged per recipe: the other recipes still run).
 func (w *Workers) Start() error {
+	if w.client != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = EnsureRecipeSchedules(ctx, w.client, w.tenants, w.recipes, w.recipesQueue, w.log)
+		cancel()
+	}
 	var started []worker.Worker
 	for _, wk := range []worker.Worker{w.Tenant, w.Sync, w.Recipes} {
 		if err := wk.Start(); err != nil {
@@ -144,6 +158,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		return nil, err
 	}
 	tenants := NewTenantDirectory(cfg.Tenants)
+	recipeNeeds := &RecipeNeeds{Store: st, Tenants: cfg.Tenants, Log: log}
 	tw := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{})
 	tw.RegisterWorkflowWithOptions(tenant.Workflow, workflow.RegisterOptions{Name: tenant.WorkflowName})
 	tw.RegisterActivityWithOptions(&activities.Tenant{
@@ -151,6 +166,8 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Tenants: tenants,
 		Vault:   vault,
 		Log:     log,
+
+		RecipeNeeds: recipeNeeds,
 	}, activity.RegisterOptions{})
 	tw.RegisterActivityWithOptions(&schedules.Activities{Temporal: c}, activity.RegisterOptions{})
 
@@ -161,6 +178,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		log.Error("recipe file refused", zap.String("error", d.Error()))
 	}
 	book := activities.NewRecipeBook(valid)
+	recipeNeeds.Announce(c, book)
 	recipes := &activities.Recipes{
 		Store:   st,
 		Book:    book,
@@ -170,6 +188,8 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Vault:   vault,
 		Gate:    TenantGate{Client: c},
 		Log:     log,
+		// The configured summarize endpoints (builtin needs none).
+		Summarizers: NewSummarizers(cfg.Recipes),
 	}
 	log.Info("recipes loaded", zap.Int("valid", len(valid)), zap.Int("refused", len(diags)))
 
@@ -187,13 +207,15 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 
 	rw := worker.New(c, reciperun.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})
 	rw.RegisterWorkflowWithOptions(reciperun.Workflow, workflow.RegisterOptions{Name: reciperun.WorkflowName})
+	rw.RegisterWorkflowWithOptions(reciperun.FireWorkflow, workflow.RegisterOptions{Name: reciperun.FireWorkflowName})
 	// One by one: Recipes also has the sync's dispatcher methods, which
 	// are not activities.
 	for _, fn := range []any{recipes.RunRecipeStep, recipes.EvalRecipeCondition, recipes.BeginReplyWait,
-		recipes.EndReplyWait, recipes.RecheckRecipeTrigger} {
+		recipes.EndReplyWait, recipes.RecheckRecipeTrigger, recipes.FireRecipe} {
 		rw.RegisterActivity(fn)
 	}
-	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes}, nil
+	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes,
+		client: c, recipes: valid, tenants: tenantKeys(cfg), recipesQueue: reciperun.TaskQueue(cfg.Temporal.TaskQueue), log: log}, nil
 }
 
 // mailboxesPerActivity is how many mailboxes one SyncMailboxes activity
@@ -257,4 +279,12 @@ func TenantInput(t config.Tenant) tenant.Input {
 func TenantSettings(t config.Tenant) tenant.SettingsRequest {
 	in := TenantInput(t)
 	return tenant.SettingsRequest{DisplayName: in.DisplayName, AuthMode: in.AuthMode, Features: in.Features, VerifyInterval: in.VerifyInterval, SyncInterval: in.SyncInterval}
+}
+
+func tenantKeys(cfg *config.Config) []string {
+	keys := make([]string, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		keys[i] = t.Key
+	}
+	return keys
 }

@@ -50,12 +50,37 @@ func newRecipeHarnessWorker(t *testing.T, roles []string, recipes map[string]str
 	w := h.startWorker()
 	h.connect()
 	h.waitFor("Connected", time.Minute, func(v tenant.StatusView) bool { return v.Status == tenant.StatusConnected })
-	h.syncRun(mailsync.Input{})
-	// Connecting also starts the tenant's scheduled sync. Mail a first
-	// sync still in flight picks up counts as already there, so the tests'
-	// mail must come after every first sync has ended.
-	h.waitNoSyncRunning()
+	h.settleFirstSync()
 	return h, w
+}
+
+// settleFirstSync lets the tenant's first sync end before a test's mail
+// arrives: connecting starts the scheduled sync at once, and a manual sync
+// started while that first sync runs can walk a folder's first round from
+// a cursor the other one left, outside the mailbox's first sync — its
+// pages then count as new mail (a known limitation: two syncs of one
+// mailbox at once). So: wait for the scheduled run to have ended, sync
+// once more (the tests' baseline), and wait for it.
+func (h *harness) settleFirstSync() {
+	h.t.Helper()
+	q := fmt.Sprintf("OutlookflowTenant = %q AND WorkflowType = %q AND OutlookflowSyncKind = %q AND ExecutionStatus != 'Running'",
+		h.key, mailsync.WorkflowName, mailsync.KindScheduled)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := h.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: h.cfg.Temporal.Namespace, Query: q})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(resp.GetExecutions()) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatal("the tenant's first scheduled sync did not end within a minute")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.syncRun(mailsync.Input{})
+	h.waitNoSyncRunning()
 }
 
 // waitNoSyncRunning waits until visibility shows no running sync run of

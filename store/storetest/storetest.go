@@ -53,6 +53,7 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"OutboxOfALargePageIsWholeAndInPageOrder", testOutboxLargePage},
 		{"MessagesEventsAndFoldersAreReadByID", testReadsByID},
 		{"ConversationMessagesAreStrictlyAfterAndOldestFirst", testConversationMessages},
+		{"MessagesSinceAreStrictlyAfterNewestFirstAndBounded", testMessagesSince},
 		{"RecipeRunsFirstWriterWinsAndStepOutputsUpsert", testRecipeRuns},
 		{"RecipeDecisionsUpsertOnItemVersion", testRecipeDecisions},
 		{"RecipeSwitchesOverridePerTenant", testRecipeSwitches},

@@ -40,6 +40,7 @@ type run struct {
 // recipe that changed under the run.
 var actionOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    5 * time.Minute,
+	HeartbeatTimeout:       20 * time.Second,
 	ScheduleToCloseTimeout: 7 * 24 * time.Hour,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    2 * time.Second,

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
 // WorkflowName is the registered name of the tenant-connection workflow.
@@ -28,6 +29,10 @@ const (
 	UpdateVerifyNow         = "verify-now"
 	UpdateRotateCredentials = "rotate-credentials"
 	UpdateSettings          = "update-settings"
+	// SignalRecipeNeeds (RecipeNeedsSignal) tells the connection what the
+	// tenant's enabled recipes need. The worker sends it after loading its
+	// recipes; each check also brings the current needs.
+	SignalRecipeNeeds = "recipe-needs"
 )
 
 // Search attributes let operators filter tenant workflows in the Web UI, e.g.
@@ -101,6 +106,10 @@ type State struct {
 	// Schedule is the sync schedule as last applied; nil before the first
 	// time. A change from it makes the workflow update the schedule.
 	Schedule *ScheduleState
+	// RecipeNeeds are what the tenant's enabled recipes need, as the
+	// worker last said: compared with the grant beside the features'
+	// needs, so Missing names what a recipe lacks.
+	RecipeNeeds []permissions.Need `json:",omitempty"`
 }
 
 // ScheduleState is what the tenant's sync schedule was last set to.
@@ -115,6 +124,12 @@ type ScheduleState struct {
 const DefaultSyncInterval = 15 * time.Minute
 
 // StatusView is the answer to the status query and to every update.
+// Required is the minimal set of permissions the features and the enabled
+// recipes need, Missing what of it the grant lacks and Beyond what the
+// grant holds beyond it (permissions.Compare). A tenant whose features
+// have every permission they need is Connected even when a recipe lacks
+// one (Missing and Detail name it): the sync runs, and the recipe's step
+// fails with Graph's refusal.
 type StatusView struct {
 	TenantKey      string
 	DisplayName    string
@@ -126,6 +141,7 @@ type StatusView struct {
 	Granted        []string
 	Required       []string
 	Missing        []string
+	Beyond         []permissions.Excess `json:",omitempty"`
 	LastCheckedAt  time.Time
 	LastVerifiedAt time.Time
 	StatusSince    time.Time
@@ -169,6 +185,12 @@ type RotateCredentialsRequest struct {
 	// ("NewSecret") and so wrote it into history. The validator rejects any
 	// request that sets it; a rejected update is never written to history.
 	LegacySecret string `json:"NewSecret,omitempty"`
+}
+
+// RecipeNeedsSignal carries the permissions a tenant's enabled recipes
+// need, each saying which recipe and step needs it (no mail content).
+type RecipeNeedsSignal struct {
+	Needs []permissions.Need
 }
 
 // SettingsRequest carries a tenant's configured settings. `starter connect`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -68,7 +69,13 @@ func validateSettings(features []string, authMode string, interval domain.Durati
 
 // setRequirements derives the needed permissions from the enabled features.
 func (c *connection) setRequirements() {
-	c.required, _ = permissions.Required(c.in.Features, c.in.AuthMode == string(activities.AuthDelegated))
+	c.featureNeeds = permissions.FeatureNeeds(c.in.Features, c.in.AuthMode == string(activities.AuthDelegated))
+}
+
+// needs are everything the grant is compared with: the features' needs and
+// the enabled recipes'.
+func (c *connection) needs() []permissions.Need {
+	return append(slices.Clip(c.featureNeeds), c.state.RecipeNeeds...)
 }
 
 // applySettings takes new settings and reports whether any changed.
@@ -85,10 +92,12 @@ func (c *connection) applySettings(req SettingsRequest) bool {
 }
 
 type connection struct {
-	in       Input
-	state    State
-	required []permissions.Requirement
-	log      log.Logger
+	in           Input
+	state        State
+	featureNeeds []permissions.Need
+	log          log.Logger
+	// recipeNeeds receives SignalRecipeNeeds.
+	recipeNeeds workflow.ReceiveChannel
 
 	scheduleFailed  bool      // the last schedule update failed; wait for the next check
 	schedulingOff   bool      // replaying a history from before the sync schedule existed
@@ -102,6 +111,7 @@ func (c *connection) run(ctx workflow.Context) error {
 	if err := c.setupHandlers(ctx); err != nil {
 		return err
 	}
+	c.listenForRecipeNeeds(ctx)
 	if err := c.publishSearchAttributes(ctx); err != nil {
 		return err
 	}
@@ -186,12 +196,10 @@ func (c *connection) verify(ctx workflow.Context) {
 	case activities.OutcomeVerified:
 		c.state.LastVerifiedAt = now
 		c.state.Granted = res.GrantedPermissions
-		c.state.Missing = permissions.Missing(c.required, res.GrantedPermissions)
-		if len(c.state.Missing) > 0 {
-			c.setStatus(ctx, StatusMissingPermissions, "", fmt.Sprintf("grant admin consent for %v", c.state.Missing))
-		} else {
-			c.setStatus(ctx, StatusConnected, "", "")
+		if res.RecipeNeedsKnown {
+			c.state.RecipeNeeds = res.RecipeNeeds
 		}
+		c.compareGrant(ctx)
 	case activities.OutcomeInvalidCredentials:
 		c.setStatus(ctx, StatusInvalidCredentials, res.Code, res.Detail)
 	case activities.OutcomeConsentRevoked:
@@ -199,6 +207,61 @@ func (c *connection) verify(ctx workflow.Context) {
 		c.setStatus(ctx, StatusConsentRevoked, res.Code, res.Detail)
 	default:
 		c.setStatus(ctx, StatusMisconfigured, res.Code, res.Detail)
+	}
+}
+
+// compareGrant sets Missing from the last grant and every need, and the
+// status from the features' needs alone: a permission only a recipe lacks
+// must not stop the sync (whose schedule runs only while Connected); the
+// recipe's step fails with Graph's refusal instead, and Detail says so.
+func (c *connection) compareGrant(ctx workflow.Context) {
+	all := permissions.Compare(c.needs(), c.state.Granted)
+	c.state.Missing = all.Lacking
+	if sync := permissions.Compare(c.featureNeeds, c.state.Granted); len(sync.Lacking) > 0 {
+		c.setStatus(ctx, StatusMissingPermissions, "", fmt.Sprintf("grant admin consent for %v", c.state.Missing))
+		return
+	}
+	detail := ""
+	if len(all.Lacking) > 0 {
+		detail = fmt.Sprintf("the sync has what it needs, but enabled recipes lack %v (%s); their steps fail until it is granted (`starter scopes --tenant %s`)",
+			all.Lacking, lackingBy(all), c.in.TenantKey)
+	}
+	c.setStatus(ctx, StatusConnected, "", detail)
+}
+
+// lackingBy names what needs the lacking permissions, at most three.
+func lackingBy(cmp permissions.Comparison) string {
+	var by []string
+	for _, n := range cmp.Needed {
+		if n.GrantedAs == "" {
+			by = append(by, n.By...)
+		}
+	}
+	if len(by) > 3 {
+		by = append(by[:3], fmt.Sprintf("and %d more", len(by)-3))
+	}
+	return strings.Join(by, "; ")
+}
+
+// listenForRecipeNeeds takes the worker's word on what the enabled recipes
+// need and compares the last grant with it at once, without a Graph call.
+func (c *connection) listenForRecipeNeeds(ctx workflow.Context) {
+	c.recipeNeeds = workflow.GetSignalChannel(ctx, SignalRecipeNeeds)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var sig RecipeNeedsSignal
+			c.recipeNeeds.Receive(ctx, &sig)
+			c.applyRecipeNeeds(ctx, sig)
+		}
+	})
+}
+
+func (c *connection) applyRecipeNeeds(ctx workflow.Context, sig RecipeNeedsSignal) {
+	c.state.RecipeNeeds = sig.Needs
+	// Only a verified grant is worth comparing; until then (or while the
+	// credentials fail) the next check does it.
+	if c.state.Status == StatusConnected || c.state.Status == StatusMissingPermissions {
+		c.compareGrant(ctx)
 	}
 }
 
@@ -236,6 +299,7 @@ func (c *connection) nextCheckAt() time.Time {
 }
 
 func (c *connection) view() StatusView {
+	cmp := permissions.Compare(c.needs(), c.state.Granted)
 	next := c.nextCheckAt()
 	if c.inFlight {
 		next = time.Time{} // the next check is planned when this one ends
@@ -249,8 +313,9 @@ func (c *connection) view() StatusView {
 		Code:           c.state.Code,
 		Detail:         c.state.Detail,
 		Granted:        c.state.Granted,
-		Required:       permissions.Names(c.required),
+		Required:       neededNames(cmp.Needed),
 		Missing:        c.state.Missing,
+		Beyond:         cmp.Beyond,
 		LastCheckedAt:  c.state.LastCheckedAt,
 		LastVerifiedAt: c.state.LastVerifiedAt,
 		StatusSince:    c.state.StatusSince,
@@ -465,12 +530,28 @@ func (c *connection) continueAsNew(ctx workflow.Context) error {
 			c.verify(ctx)
 		}
 	}
+	// Needs signalled in this last task would be lost with the run.
+	for {
+		var sig RecipeNeedsSignal
+		if !c.recipeNeeds.ReceiveAsync(&sig) {
+			break
+		}
+		c.applyRecipeNeeds(ctx, sig)
+	}
 	next := c.in
 	st := c.state
 	st.Runs++
 	next.State = &st
 	c.log.Info("continuing as new", "verifications", st.Verifications)
 	return workflow.NewContinueAsNewError(ctx, Workflow, next)
+}
+
+func neededNames(needed []permissions.Needed) []string {
+	out := make([]string, len(needed))
+	for i, n := range needed {
+		out[i] = n.Permission
+	}
+	return out
 }
 
 // failureMessage is the innermost application error's message: what went

@@ -17,6 +17,7 @@ import (
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/activities/schedules"
 	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/internal/permissions"
 )
 
 func baseInput() Input {
@@ -365,4 +366,80 @@ func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
 	require.True(t, applied[1].Paused)
 	require.Contains(t, applied[1].Note, "ConsentRevoked")
 	require.False(t, applied[2].Paused)
+}
+
+func recipeNeed(perm, by string, higher ...string) permissions.Need {
+	return permissions.Need{Requirement: permissions.Requirement{Permission: perm, SatisfiedBy: higher}, By: by}
+}
+
+// A permission an enabled recipe needs and the grant lacks is Missing, and
+// Detail names the recipe; the tenant stays Connected because its sync has
+// what it needs (the sync schedule runs only while Connected).
+func TestARecipeNeedTheGrantLacksIsMissingWhileTheSyncStaysConnected(t *testing.T) {
+	env := newEnv(t)
+	res := verified("Mail.ReadBasic.All", "User.Read.All", "Contacts.Read")
+	res.RecipeNeeds = []permissions.Need{
+		recipeNeed("Mail.ReadBasic.All", `recipe ack-vip: trigger newMail`, "Mail.Read", "Mail.ReadWrite"),
+		recipeNeed("Mail.Send", `recipe ack-vip: step "ack" (reply)`),
+	}
+	res.RecipeNeedsKnown = true
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(res, nil)
+	var view StatusView
+	env.RegisterDelayedCallback(func() { view = queryStatus(t, env); env.CancelWorkflow() }, time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusConnected, view.Status, "a recipe's missing permission must not stop the sync")
+	require.Equal(t, []string{"Mail.Send"}, view.Missing)
+	require.Equal(t, []string{"Mail.ReadBasic.All", "Mail.Send", "User.Read.All"}, view.Required)
+	require.Contains(t, view.Detail, `recipe ack-vip: step "ack" (reply)`)
+	require.Len(t, view.Beyond, 1)
+	require.Equal(t, "Contacts.Read", view.Beyond[0].Permission)
+}
+
+// The worker's signal changes Missing at once, without a new check, and a
+// later signal without needs (the recipe disabled) clears it.
+func TestRecipeNeedsSignalComparesTheLastGrantWithoutACheck(t *testing.T) {
+	env := newEnv(t)
+	calls := countVerifications(env, verified("Mail.ReadBasic.All", "User.Read.All"))
+	var before, withRecipe, cleared StatusView
+	env.RegisterDelayedCallback(func() { before = queryStatus(t, env) }, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRecipeNeeds, RecipeNeedsSignal{Needs: []permissions.Need{recipeNeed("Mail.ReadWrite", `recipe newsletters: step "file" (move)`)}})
+	}, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { withRecipe = queryStatus(t, env) }, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalRecipeNeeds, RecipeNeedsSignal{}) }, 4*time.Minute)
+	env.RegisterDelayedCallback(func() { cleared = queryStatus(t, env); env.CancelWorkflow() }, 5*time.Minute)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Empty(t, before.Missing)
+	require.Equal(t, []string{"Mail.ReadWrite"}, withRecipe.Missing)
+	require.Equal(t, StatusConnected, withRecipe.Status)
+	require.Contains(t, withRecipe.Detail, "newsletters")
+	require.Empty(t, cleared.Missing)
+	require.Empty(t, cleared.Detail)
+	require.Equal(t, 1, *calls, "the signal must not start a check")
+}
+
+// A check whose worker cannot tell what the recipes need keeps what the
+// connection knew; the needs travel through continue-as-new.
+func TestRecipeNeedsSurviveAnUnknowingCheckAndContinueAsNew(t *testing.T) {
+	env := newEnv(t)
+	checks := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			checks++
+			res := verified("Mail.ReadBasic.All", "User.Read.All")
+			if checks == 1 {
+				res.RecipeNeeds, res.RecipeNeedsKnown = []permissions.Need{recipeNeed("Calendars.ReadWrite", "recipe book-it")}, true
+			}
+			return res, nil
+		})
+	in := baseInput()
+	in.ContinueAsNewAfter = 2
+	env.ExecuteWorkflow(Workflow, in)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "want continue-as-new, got %v", env.GetWorkflowError())
+	var next Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, []string{"Calendars.ReadWrite"}, next.State.Missing)
+	require.Len(t, next.State.RecipeNeeds, 1)
+	require.Equal(t, "recipe book-it", next.State.RecipeNeeds[0].By)
 }

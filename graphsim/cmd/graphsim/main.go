@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	latPerItem := fs.Duration("latency-per-item", 0, "simulated latency per item of a returned collection page, e.g. 100us")
 	latIdentity := fs.Bool("latency-identity", false, "apply --latency-fixed to identity-platform requests too")
 	credsOut := fs.String("credentials-out", "", "write the demo tenant's credentials (JSON) to this file, mode 0600; the secret also goes to FILE.secret")
+	grant := fs.String("grant", "", "extra application permissions for the demo app, comma-separated (e.g. Mail.ReadWrite,Calendars.ReadWrite: what the demo's example recipes act with)")
 	verbose := fs.Bool("v", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +78,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *seed != "demo" && *seed != "none" && !isLarge {
 		return fmt.Errorf("--seed must be demo, none or large:MAILBOXES:MESSAGES[:EVENTS], not %q", *seed)
+	}
+	if *grant != "" && *seed != "demo" {
+		return errors.New("--grant needs --seed demo (the demo app is what it grants to)")
 	}
 	if *credsOut != "" && *seed == "none" {
 		return errors.New("--credentials-out needs --seed demo or --seed large:MAILBOXES:MESSAGES")
@@ -124,6 +129,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		if err != nil {
 			return err
+		}
+		if *grant != "" {
+			if err := grantMore(sim, creds, strings.Split(*grant, ",")); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "  demo tenant ID:  %s\n", creds.TenantID)
 		fmt.Fprintf(stdout, "  demo client ID:  %s\n", creds.ClientID)
@@ -211,4 +221,17 @@ func writePrivate(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// grantMore adds application permissions to the seeded app's grant, as an
+// admin granting consent to more would.
+func grantMore(sim *graphsim.Server, creds graphsim.DemoCredentials, extra []string) error {
+	seed, _ := graphsim.DemoTenant()
+	roles := append([]string(nil), seed.Apps[0].GrantedRoles...)
+	for _, r := range extra {
+		if r = strings.TrimSpace(r); r != "" && !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return sim.SetGrantedRoles(creds.TenantID, creds.ClientID, roles)
 }

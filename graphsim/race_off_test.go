@@ -1,5 +1,0 @@
-//go:build !race
-
-package graphsim
-
-const raceSlowdown = 1
