@@ -140,23 +140,35 @@ func Match(r *Recipe, in Input) Decision {
 	}
 	d.RunID = RunID(r.Tenant, r.Name, itemID(r, in), ChangeKey(r, in))
 	d.Filters = matchFilters(r, in)
-	if r.Condition != nil {
-		c := &ConditionResult{Source: r.Condition.Source}
-		v, err := r.Condition.Eval(NewEnv(r, in, in.Now))
-		if err != nil {
-			c.Err = err.Error()
-		}
-		c.Value = v
-		d.Condition = c
+	d.Condition = evalCondition(r, in)
+	d.Fire = fires(d)
+	return d
+}
+
+// evalCondition evaluates r's condition on in (nil when it has none).
+func evalCondition(r *Recipe, in Input) *ConditionResult {
+	if r.Condition == nil {
+		return nil
 	}
-	d.Fire = d.Enabled && d.Trigger.Passed && d.Mailbox.Passed
+	c := &ConditionResult{Source: r.Condition.Source}
+	v, err := r.Condition.Eval(NewEnv(r, in, in.Now))
+	if err != nil {
+		c.Err = err.Error()
+	}
+	c.Value = v
+	return c
+}
+
+// fires: enabled, and every check, filter and the condition passed.
+func fires(d Decision) bool {
+	ok := d.Enabled && d.Trigger.Passed && d.Mailbox.Passed
 	for _, f := range d.Filters {
-		d.Fire = d.Fire && f.Passed
+		ok = ok && f.Passed
 	}
 	if d.Condition != nil {
-		d.Fire = d.Fire && d.Condition.Err == "" && d.Condition.Value
+		ok = ok && d.Condition.Err == "" && d.Condition.Value
 	}
-	return d
+	return ok
 }
 
 func pass(name, reason string) Check { return Check{Name: name, Passed: true, Reason: reason} }

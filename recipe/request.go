@@ -12,21 +12,7 @@ func MatchRequested(r *Recipe, in Input, changeKey string) Decision {
 	d.Mailbox = matchMailbox(r, in)
 	d.RunID = RunID(r.Tenant, r.Name, itemID(r, in), changeKey)
 	d.Filters = matchFilters(r, in)
-	if r.Condition != nil {
-		c := &ConditionResult{Source: r.Condition.Source}
-		v, err := r.Condition.Eval(NewEnv(r, in, in.Now))
-		if err != nil {
-			c.Err = err.Error()
-		}
-		c.Value = v
-		d.Condition = c
-	}
-	d.Fire = d.Enabled && d.Mailbox.Passed
-	for _, f := range d.Filters {
-		d.Fire = d.Fire && f.Passed
-	}
-	if d.Condition != nil {
-		d.Fire = d.Fire && d.Condition.Err == "" && d.Condition.Value
-	}
+	d.Condition = evalCondition(r, in)
+	d.Fire = fires(d)
 	return d
 }

@@ -137,7 +137,11 @@ func (s *sqlStore) ConversationMessages(ctx context.Context, tenant, mailbox, co
 	if !after.IsZero() {
 		args = append(args, s.t(after))
 	}
-	q := conversationQuery(!after.IsZero())
+	return s.queryMessages(ctx, what, conversationQuery(!after.IsZero()), args)
+}
+
+// queryMessages runs a query over messageCols and returns its rows in order.
+func (s *sqlStore) queryMessages(ctx context.Context, what, q string, args []any) ([]domain.Message, error) {
 	var out []domain.Message
 	err := s.query(ctx, what, q, args, func(rows *sql.Rows) error {
 		m, err := scanMessage(rows)
@@ -175,16 +179,7 @@ func (s *sqlStore) MessagesSince(ctx context.Context, tenant, mailbox string, af
 	if !after.IsZero() {
 		args = append(args, s.t(after))
 	}
-	var out []domain.Message
-	err := s.query(ctx, what, sinceQuery(!after.IsZero(), limit), args, func(rows *sql.Rows) error {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return err
-		}
-		out = append(out, m)
-		return nil
-	})
-	return out, err
+	return s.queryMessages(ctx, what, sinceQuery(!after.IsZero(), limit), args)
 }
 
 // sinceQuery lists a mailbox's messages ($1 tenant, $2 mailbox), if after,

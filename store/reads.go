@@ -221,17 +221,7 @@ func (s *sqlStore) Messages(ctx context.Context, q MessageQuery) ([]domain.Messa
 		return nil, err
 	}
 	cond, args := where(q.Tenant, [2]string{"mailbox", q.Mailbox}, [2]string{"folder_id", q.FolderID})
-	var out []domain.Message
-	err := s.query(ctx, what, `SELECT `+messageCols("")+` FROM messages WHERE `+cond+` ORDER BY mailbox, id`, args,
-		func(rows *sql.Rows) error {
-			m, err := scanMessage(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
-	return out, err
+	return s.queryMessages(ctx, what, `SELECT `+messageCols("")+` FROM messages WHERE `+cond+` ORDER BY mailbox, id`, args)
 }
 
 // eventCols are what scanEvent reads, prefixed by a table alias.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -65,13 +66,46 @@ func (s RunStarter) SignalReply(ctx context.Context, runID, messageID string, at
 
 // TenantGate reads a tenant's connection status from its workflow: recipe
 // actions run while it is Connected (or MissingPermissions, where Graph's
-// own 403 says what is missing) and are held otherwise.
+// own 403 says what is missing) and are held otherwise. Answers are kept
+// for TTL: every step of every run asks, and a query is a task on the
+// tenant's one workflow, so without the cache a burst of runs queues
+// behind it. A pause or a new secret is seen at most TTL late.
 type TenantGate struct {
 	Client client.Client
+	TTL    time.Duration
+
+	mu    sync.Mutex
+	cache map[string]gateAnswer
+}
+
+type gateAnswer struct {
+	at            time.Time
+	version, held string
 }
 
 // Gate implements activities.TenantGate.
-func (g TenantGate) Gate(ctx context.Context, key string) (string, string, error) {
+func (g *TenantGate) Gate(ctx context.Context, key string) (string, string, error) {
+	now := time.Now()
+	g.mu.Lock()
+	if a, ok := g.cache[key]; ok && now.Sub(a.at) < g.TTL {
+		g.mu.Unlock()
+		return a.version, a.held, nil
+	}
+	g.mu.Unlock()
+	version, held, err := g.ask(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	g.mu.Lock()
+	if g.cache == nil {
+		g.cache = map[string]gateAnswer{}
+	}
+	g.cache[key] = gateAnswer{at: now, version: version, held: held}
+	g.mu.Unlock()
+	return version, held, nil
+}
+
+func (g *TenantGate) ask(ctx context.Context, key string) (string, string, error) {
 	v, err := g.Client.QueryWorkflow(ctx, tenant.WorkflowID(key), "", tenant.QueryStatus)
 	if activities.IsNotFound(err) {
 		return "", "not connected (no tenant workflow: run `starter connect`)", nil

@@ -186,7 +186,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Graph:   graph,
 		Tenants: tenants,
 		Vault:   vault,
-		Gate:    TenantGate{Client: c},
+		Gate:    &TenantGate{Client: c, TTL: gateTTL},
 		Log:     log,
 		// The configured summarize endpoints (builtin needs none).
 		Summarizers: NewSummarizers(cfg.Recipes),
@@ -217,6 +217,9 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes,
 		client: c, recipes: valid, tenants: tenantKeys(cfg), recipesQueue: reciperun.TaskQueue(cfg.Temporal.TaskQueue), log: log}, nil
 }
+
+// gateTTL is how long a tenant's status answer serves recipe steps.
+const gateTTL = time.Second
 
 // mailboxesPerActivity is how many mailboxes one SyncMailboxes activity
 // syncs at once (a run has 4 such activities going: 32 mailboxes in
