@@ -112,6 +112,13 @@ func (a *Recipes) FireRecipe(ctx context.Context, req FireRequest) (FireResult, 
 			// A tick or a manual recipe: one run per mailbox (the item).
 			changeKey, itemID = recipe.ChangeKey(r, in), cmp.Or(mb.ID, "-")
 			d = recipe.Match(r, in)
+			if req.Signal == recipe.TriggerManual && r.Trigger.Kind == recipe.TriggerSchedule {
+				// An operator's extra tick: keyed by the request, so it
+				// neither collides with a scheduled tick in the same
+				// second nor runs twice when the request is repeated.
+				changeKey = "manual:" + req.RequestID
+				d.RunID = recipe.RunID(req.Tenant, r.Name, itemID, changeKey)
+			}
 		}
 		fr := FiredRun{Mailbox: mb.UserPrincipalName, RunID: d.RunID, Fired: d.Fire, Reason: d.Reason()}
 		dec := store.RecipeDecision{Tenant: req.Tenant, Recipe: r.Name, ItemID: itemID, ChangeKey: changeKey,
@@ -157,14 +164,14 @@ func checkFire(r *recipe.Recipe, req FireRequest) error {
 			return refuse("a manual run needs a request ID")
 		}
 		switch {
+		case k != recipe.TriggerManual && len(req.Payload) > 0:
+			return refuse("recipe %q has a %s trigger, which has no input: drop --payload (only manual recipes read `input`)", r.Name, k)
 		case k == recipe.TriggerManual && req.ItemID != "":
 			return refuse("recipe %q has a manual trigger: give it --payload, not --item", r.Name)
 		case (k.IsMail() || k.IsEvent()) && req.ItemID == "":
 			return refuse("recipe %q has a %s trigger: name the message or event to run it on with --item ID", r.Name, k)
 		case k == recipe.TriggerSchedule && req.ItemID != "":
 			return refuse("recipe %q has a schedule trigger: run it without --item", r.Name)
-		case k != recipe.TriggerManual && len(req.Payload) > 0:
-			return refuse("recipe %q has a %s trigger, which has no input: drop --payload (only manual recipes read `input`)", r.Name, k)
 		}
 	default:
 		return refuse("fire signal %q is neither schedule nor manual", req.Signal)
@@ -233,6 +240,9 @@ func (c *tenantDirCache) lookup(name string) (domain.User, bool) {
 func (a *Recipes) fireInput(ctx context.Context, r *recipe.Recipe, req FireRequest, dir *tenantDirCache, mb domain.User) (recipe.Input, error) {
 	in := recipe.Input{Signal: req.Signal, Mailbox: mb.ID, MailboxAddress: mb.UserPrincipalName, MailboxGroups: dir.groups[mb.ID],
 		Payload: req.Payload, ChangeKey: req.RequestID, Now: req.At}
+	if req.Signal == recipe.TriggerManual && r.Trigger.Kind == recipe.TriggerSchedule {
+		in.Signal = recipe.TriggerSchedule // run now, as a tick would
+	}
 	if in.Now.IsZero() {
 		in.Now = a.now().UTC().Truncate(time.Second)
 	}

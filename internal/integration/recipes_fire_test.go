@@ -181,6 +181,19 @@ func TestRecipeSchedulesTickAndManualRunsFireOncePerRequest(t *testing.T) {
 	if got := len(withSubject(h.mailbox(adele, "inbox"), "ticket T-42")); got != 1 {
 		t.Fatalf("the manual run delivered %d notes; want 1", got)
 	}
+	// A schedule recipe fired by hand runs now, once per request.
+	extra, err := h.fire(reciperun.FireInput{Tenant: h.key, Recipe: "tick-note", Manual: true, RequestID: "now-1"},
+		reciperun.FireWorkflowID(h.key, "tick-note", "now-1"))
+	if err != nil || len(extra.Runs) != 1 || !extra.Runs[0].Started {
+		t.Fatalf("schedule recipe fired by hand: %+v, %v; want one started run", extra, err)
+	}
+	if res, err := h.runResult(extra.Runs[0].RunID, time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
+		t.Fatalf("hand-fired tick run: %+v, %v", res, err)
+	}
+	if got := len(withSubject(h.mailbox(adele, "inbox"), subject)); got != 3 {
+		t.Fatalf("two ticks and one hand-fired tick delivered %d notes; want 3", got)
+	}
+
 	// A payload for a recipe that takes none, and an unknown recipe, are
 	// refused with the fix.
 	if _, err := h.fire(reciperun.FireInput{Tenant: h.key, Recipe: "tick-note", Manual: true, RequestID: "r2", Payload: map[string]any{"x": 1}},
