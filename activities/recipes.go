@@ -215,6 +215,10 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 		return res, err
 	}
 	owner := dir.users[mailbox]
+	mentions, err := a.mentions(ctx, tenant, mailbox, owner, dir.groups[mailbox], recipes, switches, pending, msgs) // recipe_mentions.go
+	if err != nil {
+		return res, err
+	}
 	folders := map[string]*domain.MailFolder{}
 	var decisions []store.RecipeDecision
 	var replyConversations []string
@@ -243,6 +247,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 				}
 			}
 			in.ChangeKey = fmt.Sprint(p.Seq)
+			mentions.apply(&in, p)
 		case domain.KindEvent:
 			if ev, ok := events[p.Change.ItemID]; ok {
 				ev := ev
@@ -254,7 +259,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 			if on, ok := switches[r.Name]; ok {
 				enabled = on
 			}
-			d, start, ok := a.decide(r, enabled, in, p)
+			d, start, ok := mentions.decide(a, r, enabled, in, p)
 			if !ok {
 				continue
 			}

@@ -180,8 +180,9 @@ type graphRequest struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	p    *principal
-	segs []string // path segments after /v1.0, with "me" resolved and OData keys split
+	segs []string // path segments after /v1.0 (or /beta), with "me" resolved and OData keys split
 	me   bool     // the request came in as /me/...
+	beta bool     // the request came in under /beta (graph_beta.go)
 	q    odataQuery
 }
 
@@ -199,7 +200,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 // batch's principal, so items get the same routing, limits and latency.
 func (s *Server) serveGraphAs(w http.ResponseWriter, r *http.Request, p *principal) {
 	segs := splitGraphPath(r.URL.Path)
-	g := &graphRequest{w: w, r: r, p: p, segs: segs}
+	g := &graphRequest{w: w, r: r, p: p, segs: segs, beta: isBetaPath(r.URL.Path)}
 	if len(segs) > 0 && strings.EqualFold(segs[0], "me") {
 		if !p.delegated {
 			errBadRequest(w, r, "BadRequest", "/me request is only valid with delegated authentication flow.")
@@ -222,6 +223,10 @@ func (s *Server) serveGraphAs(w http.ResponseWriter, r *http.Request, p *princip
 	lat := s.currentLatency()
 	infoFrom(r).perItem = lat.PerItem
 	sleepCtx(r, lat.Fixed)
+	if g.beta {
+		s.routeBeta(g)
+		return
+	}
 	s.routeGraph(g)
 }
 
@@ -476,10 +481,15 @@ func isRouteWord(s string) bool {
 // /me); errors and @odata.context echo it the way Graph does.
 func (g *graphRequest) userKey() string { return g.segs[1] }
 
-// splitGraphPath returns the segments after /v1.0, splitting OData key
-// syntax such as users('id') or mailFolders('inbox') into two segments.
+// splitGraphPath returns the segments after /v1.0 (or /beta), splitting
+// OData key syntax such as users('id') or mailFolders('inbox') into two
+// segments.
 func splitGraphPath(p string) []string {
-	p = strings.TrimPrefix(p, "/v1.0")
+	if isBetaPath(p) {
+		p = strings.TrimPrefix(p, "/beta")
+	} else {
+		p = strings.TrimPrefix(p, "/v1.0")
+	}
 	var out []string
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "" {
@@ -588,13 +598,16 @@ func selectSuffix(props []string) string {
 }
 
 // contextURL is the @odata.context for a resource path, on the request's
-// own host.
+// own host and API version.
 func contextURL(r *http.Request, fragment string) string {
+	if isBetaPath(r.URL.Path) {
+		return "https://" + r.Host + "/beta/$metadata#" + fragment
+	}
 	return "https://" + r.Host + "/v1.0/$metadata#" + fragment
 }
 
 // nextLinkURL builds an absolute @odata.nextLink on the host and port the
-// request came in on, under /v1.0 (S15), keeping the original query options
+// request came in on, under its version (/v1.0, S15, or /beta), keeping the original query options
 // (in their original order and encoding) except those in set, which are
 // replaced and appended.
 func nextLinkURL(r *http.Request, set [][2]string) string {

@@ -87,7 +87,7 @@ func errItemNotFoundOrMalformed(g *graphRequest, id string) {
 
 // selectMessageProps validates $select against the message properties.
 func selectMessageProps(g *graphRequest) ([]string, bool) {
-	props, bad := canonicalProps(g.q.selects, messageSelectable)
+	props, bad := canonicalProps(g.q.selects, messageSelectableFor(g.beta))
 	if bad != "" {
 		errBadRequest(g.w, g.r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.message'.", bad))
 		return nil, false
@@ -119,7 +119,8 @@ func (s *Server) lockMailbox(g *graphRequest, folderKey string) (*user, *folder,
 // listMessages is GET /users/{id}/messages and
 // /users/{id}/mailFolders/{id}/messages: newest first, default page 10,
 // $top 1-1000 (S16), $skip paging with absolute nextLinks (S15), $select
-// (plus id and @odata.etag), and no bodies for Mail.ReadBasic callers.
+// (plus id and @odata.etag), and no bodies for Mail.ReadBasic callers. On
+// /beta each message also carries mentionsPreview (graph_beta.go).
 func (s *Server) listMessages(g *graphRequest, folderKey string) {
 	w, r, q := g.w, g.r, g.q
 	if !g.p.canReadMail() {
@@ -138,9 +139,9 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 	if !ok {
 		return
 	}
-	if filter != nil && q.orderBy != "" {
-		// S18: every $orderby property must lead the $filter, and
-		// receivedDateTime is in none of the filters evaluated here.
+	if filter != nil && q.orderBy != "" && !strings.EqualFold(filter.leads, "receivedDateTime") {
+		// S18: every $orderby property (receivedDateTime, the only one
+		// served) must lead the $filter.
 		errBadRequest(w, r, "InefficientFilter", "The restriction or sort order is too complex for this operation.")
 		return
 	}
@@ -196,8 +197,12 @@ func (s *Server) listMessages(g *graphRequest, folderKey string) {
 	start := min(q.skip, len(all))
 	end := min(start+top, len(all))
 	page := make([]object, 0, end-start)
+	mentions := wantsMentionsPreview(g, props)
 	for _, m := range all[start:end] {
 		o := messageJSON(m, props, withBody, bodyType)
+		if mentions {
+			o = append(o, kv{mentionsPreviewProp, g.p.tenant.mentionsPreviewJSON(u, m)})
+		}
 		if expand && withBody {
 			o = append(o, kv{"singleValueExtendedProperties", msgExtPropsJSON(m, expandKeys)})
 		}
@@ -277,6 +282,9 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 	}
 	withBody := g.p.has(permMailBody...)
 	entity := messageJSON(found, props, withBody, bodyType)
+	if wantsMentionsPreview(g, props) {
+		entity = append(entity, kv{mentionsPreviewProp, g.p.tenant.mentionsPreviewJSON(u, found)})
+	}
 	if expand && withBody {
 		// Never to Mail.ReadBasic callers (S30).
 		entity = append(entity, kv{"singleValueExtendedProperties", msgExtPropsJSON(found, expandKeys)})
@@ -466,7 +474,7 @@ func (s *Server) sendMail(g *graphRequest) {
 		if !ok {
 			return
 		}
-		if in, ok = parseJSONSend(w, r, body); !ok {
+		if in, ok = parseJSONSend(w, r, body, g.beta); !ok {
 			return
 		}
 	}
@@ -478,7 +486,7 @@ func (s *Server) sendMail(g *graphRequest) {
 	}
 	t := g.p.tenant
 	out := &message{subject: in.subject, bodyType: in.bodyType, bodyContent: in.body, importance: in.importance,
-		hasAttachments: in.attachments > 0, extProps: in.extProps}
+		hasAttachments: in.attachments > 0, extProps: in.extProps, mentions: t.mentionsFor(in.mentions)}
 	applyOutgoing(t, out, outgoing{subject: in.subject, body: in.body, bodyType: in.bodyType, to: in.to, cc: in.cc, bcc: in.bcc})
 	if !checkRecipients(w, r, out) {
 		return
@@ -494,9 +502,12 @@ type outgoing struct {
 	attachments                         int
 	saveToSentItems                     bool
 	extProps                            []msgExtProp // JSON message's singleValueExtendedProperties
+	mentions                            []recipient  // beta's message mentions (their mentioned addresses)
 }
 
-func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any) (outgoing, bool) {
+// parseJSONSend reads sendMail's JSON body. beta: the request came in
+// under /beta, where a message may carry mentions.
+func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any, beta bool) (outgoing, bool) {
 	out := outgoing{bodyType: "text", importance: "normal"}
 	msg := ciObject(body, "message")
 	if msg == nil {
@@ -536,6 +547,11 @@ func parseJSONSend(w http.ResponseWriter, r *http.Request, body map[string]any) 
 	out.attachments = len(ciArray(msg, "attachments"))
 	if v, ok := ciGet(msg, "singleValueExtendedProperties"); ok {
 		if out.extProps, ok = parseMsgExtProps(w, r, v); !ok {
+			return out, false
+		}
+	}
+	if v, ok := ciGet(msg, "mentions"); ok {
+		if out.mentions, ok = parseMentions(w, r, v, beta); !ok {
 			return out, false
 		}
 	}

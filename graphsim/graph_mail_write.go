@@ -165,7 +165,8 @@ func (t *tenant) dispatch(sender *user, out *message, save bool) *message {
 			conversationID: out.conversationID, internetMsgID: out.internetMsgID,
 			hasAttachments: out.hasAttachments, inferenceClass: "focused", flagStatus: "notFlagged",
 			deliveryReceipt: out.deliveryReceipt, readReceipt: out.readReceipt,
-			headers: append([][2]string(nil), out.headers...),
+			headers:  append([][2]string(nil), out.headers...),
+			mentions: cloneRecipients(out.mentions),
 		}
 		if own {
 			m.bcc = cloneRecipients(out.bcc)
@@ -470,6 +471,7 @@ func (s *Server) moveOrCopyMessage(g *graphRequest, folderKey, id string, copyIt
 		c.categories = append([]string(nil), m.categories...)
 		c.extProps = append([]msgExtProp(nil), m.extProps...)
 		c.headers = append([][2]string(nil), m.headers...)
+		c.mentions = cloneRecipients(m.mentions)
 		t.place(u, &c)
 		result = &c
 	case df != m.folder:

@@ -167,21 +167,7 @@ func parseSimpleFilter(v string) (simpleFilter, bool) {
 // or nil). Strings compare case-insensitively, as directory and Exchange
 // string comparisons do.
 func (f simpleFilter) match(v any) bool {
-	cmp := func(c int) bool {
-		switch f.op {
-		case "eq":
-			return c == 0
-		case "ne":
-			return c != 0
-		case "gt":
-			return c > 0
-		case "ge":
-			return c >= 0
-		case "lt":
-			return c < 0
-		}
-		return c <= 0
-	}
+	cmp := f.compare
 	switch x := v.(type) {
 	case nil:
 		return f.kind == 'z' && f.op == "eq" || f.kind != 'z' && f.op == "ne"
@@ -211,6 +197,24 @@ func (f simpleFilter) match(v any) bool {
 		return cmp(0)
 	}
 	return false
+}
+
+// compare applies the filter's operator to a comparison result (negative:
+// the value is less than the literal, 0 equal, positive greater).
+func (f simpleFilter) compare(c int) bool {
+	switch f.op {
+	case "eq":
+		return c == 0
+	case "ne":
+		return c != 0
+	case "gt":
+		return c > 0
+	case "ge":
+		return c >= 0
+	case "lt":
+		return c < 0
+	}
+	return c <= 0
 }
 
 // orderBy is a single-key $orderby: "<property> [asc|desc]".

@@ -82,6 +82,10 @@ type MessageSeed struct {
 	// ConversationID puts the message in an existing conversation (a
 	// reply); "" starts a conversation of its own.
 	ConversationID string `json:"conversationId,omitempty"`
+	// Mentions are the addresses the message @-mentions (Graph beta's
+	// message mentions). Beta's mentionsPreview.isMentioned is true for
+	// the mailbox whose owner is among them.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // DemoCredentials are the client-credentials inputs for the demo tenant's app.
@@ -313,6 +317,9 @@ func (t *tenant) addSeedMessage(u *user, i int, ms MessageSeed) (*message, error
 	}
 	for _, to := range ms.To {
 		m.to = append(m.to, t.recipientFor(to))
+	}
+	for _, a := range ms.Mentions {
+		m.mentions = append(m.mentions, t.recipientFor(a))
 	}
 	u.addMessage(m)
 	return m, nil

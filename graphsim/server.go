@@ -1,9 +1,9 @@
-// Package graphsim is a Microsoft Graph v1.0 and Microsoft identity platform
-// simulator served over HTTPS on loopback. The unmodified azidentity and
-// msgraph-sdk-go clients talk to it with only the authority host, Graph base
-// URL, CA and allowed Graph hosts changed, exactly the settings a
-// national-cloud user changes. It exists for tests, benchmarks and the demo;
-// production code must never import it.
+// Package graphsim is a Microsoft Graph v1.0 (plus beta's @-mention reads,
+// graph_beta.go) and Microsoft identity platform simulator served over HTTPS
+// on loopback. The unmodified azidentity and msgraph-sdk-go clients talk to
+// it with only the authority host, Graph base URL, CA and allowed Graph hosts
+// changed, exactly the settings a national-cloud user changes. It exists for
+// tests, benchmarks and the demo; production code must never import it.
 //
 // The wire behaviour it reproduces is specified, with sources, in
 // shared/graph-behavior.md; comments here cite its numbered "Simulator must"
@@ -414,9 +414,15 @@ func (w *recordingWriter) Flush() {
 }
 
 // Path classification. Identity paths are /{tenant}/v2.0/..., /{tenant}/oauth2/...,
-// /{tenant}/discovery/... and /common/discovery/instance; Graph lives under /v1.0.
+// /{tenant}/discovery/... and /common/discovery/instance; Graph lives under
+// /v1.0, and the few beta endpoints simulated (graph_beta.go) under /beta.
 func isGraphPath(p string) bool {
-	return p == "/v1.0" || strings.HasPrefix(p, "/v1.0/")
+	return p == "/v1.0" || strings.HasPrefix(p, "/v1.0/") || isBetaPath(p)
+}
+
+// isBetaPath: a request to Graph's beta endpoint.
+func isBetaPath(p string) bool {
+	return p == "/beta" || strings.HasPrefix(p, "/beta/")
 }
 
 func isControlPath(p string) bool {

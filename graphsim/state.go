@@ -154,6 +154,9 @@ type message struct {
 	// Written through Graph (graph_mail_write.go, message_query.go).
 	extProps []msgExtProp // single-value extended properties
 	headers  [][2]string  // custom x- internetMessageHeaders given on create
+	// mentions are the @-mentioned people (beta's message mentions; only
+	// beta serves them, as mentionsPreview: graph_beta.go).
+	mentions []recipient
 }
 
 // Message is a mailbox item as Mailbox returns it for test assertions.

@@ -54,12 +54,20 @@
 //	                      defaults to any.
 //	mailMentionsMe        a message arrives that @-mentions the mailbox owner.
 //	                      Same filters; folder defaults to any. The signal is
-//	                      Graph's message mentionsPreview.isMentioned
-//	                      ($filter=mentionsPreview/isMentioned eq true), which
-//	                      Graph documents on the beta endpoint only and as
-//	                      relative to the signed-in user; with app-only auth
-//	                      its meaning for /users/{id}/messages is unverified.
-//	                      The sync passes it in Input.Mentioned.
+//	                      Graph's message mentionsPreview.isMentioned, which
+//	                      Graph documents on its beta endpoint only (subject
+//	                      to change there) and as relative to the signed-in
+//	                      user. For new mail of a mailbox such a recipe
+//	                      watches, the dispatch asks once per chunk
+//	                      GET /beta/users/{id}/messages?$filter=
+//	                      mentionsPreview/isMentioned eq true and
+//	                      receivedDateTime ge <oldest new message - 1m>, and
+//	                      passes each new message true (listed) or false in
+//	                      Input.Mentioned. That with app-only auth it means
+//	                      the mailbox's owner is unverified against real
+//	                      Graph. If Graph refuses the query (403, 400), the
+//	                      messages are recorded as not fired, with Graph's
+//	                      answer as the reason.
 //	sharedMailboxNewMail  a message arrives in a shared mailbox. mailbox:
 //	                      <shared mailbox address> plus the newMail filters.
 //	eventChanged          an event is created, updated or deleted.

@@ -44,7 +44,7 @@ func Needs(r *Recipe, delegatedAuth bool) []Need {
 	case k == TriggerSharedMailboxNewMail && delegatedAuth:
 		add(by, r.Trigger.Pos, "delegated access to a shared mailbox; not in graph-behavior §8, unverified", permMailReadShared)
 	case k == TriggerMailMentionsMe:
-		add(by, r.Trigger.Pos, "mentionsPreview is a Graph beta property; unverified whether Mail.ReadBasic returns it", feature(permissions.FeatureMail)...)
+		add(by, r.Trigger.Pos, "reads mentionsPreview from Graph's beta endpoint (GET /beta/users/{id}/messages); unverified whether Mail.ReadBasic(.All) suffices there (a 403 records the mail as not fired)", feature(permissions.FeatureMail)...)
 	case k.IsMail():
 		add(by, r.Trigger.Pos, "", feature(permissions.FeatureMail)...)
 	case k.IsEvent():

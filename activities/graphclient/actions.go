@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"path"
 	"strings"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -19,6 +21,42 @@ import (
 // dropped connection comes back as Unavailable for the activity to retry
 // with its key.
 func (c *Client) Call(ctx context.Context, creds activities.Credentials, mailbox, method, path string, body, out any) error {
+	return c.call(ctx, c.cloud.GraphBaseURL, creds, mailbox, method, path, body, out)
+}
+
+// CallBeta is Call against Graph's beta endpoint: the configured base URL
+// with its version segment (/v1.0) replaced by /beta, on the same host, so
+// the request goes through the same session, middleware and allowed-hosts
+// check as every other. Only what Graph documents on beta alone should use
+// it (the mention signal of mailMentionsMe).
+func (c *Client) CallBeta(ctx context.Context, creds activities.Credentials, mailbox, method, path string, body, out any) error {
+	base, err := betaBaseURL(c.cloud.GraphBaseURL)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, base, creds, mailbox, method, path, body, out)
+}
+
+// betaBaseURL derives the beta base URL from the configured one, which
+// ends in the API version (config validation: /v1.0 or /beta).
+func betaBaseURL(v1 string) (string, error) {
+	u, err := url.Parse(strings.TrimSuffix(v1, "/"))
+	if err != nil {
+		return "", &activities.GraphError{Kind: activities.KindMisconfigured, Message: fmt.Sprintf("graph base URL %q: %v", v1, err)}
+	}
+	dir, version := path.Split(u.Path)
+	switch version {
+	case "v1.0", "beta":
+	default:
+		return "", &activities.GraphError{Kind: activities.KindMisconfigured,
+			Message: fmt.Sprintf("graph base URL %q does not end in the API version (/v1.0), so the beta endpoint cannot be derived from it", v1)}
+	}
+	u.Path = dir + "beta"
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+func (c *Client) call(ctx context.Context, base string, creds activities.Credentials, mailbox, method, path string, body, out any) error {
 	s, err := c.session(creds)
 	if err != nil {
 		return err
@@ -33,7 +71,7 @@ func (c *Client) Call(ctx context.Context, creds activities.Credentials, mailbox
 	if !ok {
 		return &activities.GraphError{Kind: activities.KindBadRequest, Message: fmt.Sprintf("unsupported method %q", method)}
 	}
-	u := strings.TrimSuffix(c.cloud.GraphBaseURL, "/") + path
+	u := strings.TrimSuffix(base, "/") + path
 	var answer []byte
 	if m == abstractions.GET {
 		answer, err = s.sendJSON(ctx, mailbox, 1, m, u, nil)
@@ -66,4 +104,7 @@ func routeOf(path string) string {
 	return path
 }
 
-var _ activities.GraphCaller = (*Client)(nil)
+var (
+	_ activities.GraphCaller     = (*Client)(nil)
+	_ activities.GraphBetaCaller = (*Client)(nil)
+)

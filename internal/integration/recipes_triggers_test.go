@@ -391,9 +391,9 @@ func TestRecipeNewMailFiltersEachNarrowAndSharedMailboxFiresOnlyOnItsMail(t *tes
 	fired = append(fired, h.assertRunItems(st, names, "content", id("Q3 BUDGET figures"))...)
 	fired = append(fired, h.assertRunItems(st, names, "filed", id("filed pass"))...)
 	fired = append(fired, h.assertRunItems(st, names, "support-inbox", id("support new"))...)
-	// mailMentionsMe needs Graph's mentionsPreview, which the sync does not
-	// read (a beta-only property): the trigger must then fire on nothing,
-	// rather than on every new message.
+	// mailMentionsMe fires on what Graph beta's mentionsPreview says: none
+	// of this mail mentions anyone, so it fires on nothing rather than on
+	// every new message (recipes_mentions_test.go has mail that does).
 	h.assertRunItems(st, names, "mentions")
 	for _, r := range fired {
 		if r.ChangeKey != "new" {
