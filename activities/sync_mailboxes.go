@@ -165,6 +165,11 @@ type mailboxJob struct {
 // idle mailbox costs one round trip and a first sync a few.
 func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesResult, error) {
 	res := SyncMailboxesResult{Mailboxes: 1}
+	release, err := j.lease(ctx, mailbox)
+	if err != nil {
+		return res, err
+	}
+	defer release()
 	b := &mailboxBatch{job: j, mailbox: mailbox, res: &res}
 	b.outboxMail, b.outboxEvents = j.Triggers.Wants(j.tenant)
 	if b.outboxMail || b.outboxEvents {
@@ -189,7 +194,7 @@ func (j mailboxJob) mailbox(ctx context.Context, mailbox string) (SyncMailboxesR
 			return res, err
 		}
 	}
-	err := b.run(ctx)
+	err = b.run(ctx)
 	b.count()
 	if err != nil {
 		return res, err
@@ -329,7 +334,12 @@ type mailboxBatch struct {
 // A part whose answer setAside accepts becomes a failure; anything else
 // ends the mailbox (Temporal retries it and the saved cursors resume it).
 func (b *mailboxBatch) run(ctx context.Context) error {
-	for {
+	for round := 0; ; round++ {
+		if round > 0 {
+			if err := b.job.renewLease(ctx, b.mailbox); err != nil {
+				return err
+			}
+		}
 		var batch []*mailboxPart
 		items := 0
 		for _, p := range b.parts {

@@ -174,6 +174,13 @@ type Store interface {
 	// conversation IDs list none.
 	ReplyWaits(ctx context.Context, tenant, mailbox string, conversationIDs []string) ([]ReplyWait, error)
 
+	// LeaseMailbox takes, or renews, holder's lease on syncing a mailbox
+	// until now+ttl: one sync run at a time walks a mailbox's cursors.
+	// ok is false while another holder's lease has not expired.
+	LeaseMailbox(ctx context.Context, tenant, mailbox, holder string, ttl time.Duration) (ok bool, err error)
+	// ReleaseMailbox ends holder's lease (another holder's is left alone).
+	ReleaseMailbox(ctx context.Context, tenant, mailbox, holder string) error
+
 	// Close releases the database. The Store must not be used after.
 	Close() error
 }

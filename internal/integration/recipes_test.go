@@ -55,12 +55,11 @@ func newRecipeHarnessWorker(t *testing.T, roles []string, recipes map[string]str
 }
 
 // settleFirstSync lets the tenant's first sync end before a test's mail
-// arrives: connecting starts the scheduled sync at once, and a manual sync
-// started while that first sync runs can walk a folder's first round from
-// a cursor the other one left, outside the mailbox's first sync — its
-// pages then count as new mail (a known limitation: two syncs of one
-// mailbox at once). So: wait for the scheduled run to have ended, sync
-// once more (the tests' baseline), and wait for it.
+// arrives: connecting starts the scheduled sync at once, and mail that a
+// first sync picks up counts as already there. So: wait for the scheduled
+// run to have ended, sync once more (the tests' baseline), and wait for
+// it. (A manual sync during the first one waits for each mailbox's lease:
+// TestManualSyncDuringTheFirstSyncWaitsForEachMailbox.)
 func (h *harness) settleFirstSync() {
 	h.t.Helper()
 	q := fmt.Sprintf("OutlookflowTenant = %q AND WorkflowType = %q AND OutlookflowSyncKind = %q AND ExecutionStatus != 'Running'",

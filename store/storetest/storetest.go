@@ -58,6 +58,7 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"RecipeDecisionsUpsertOnItemVersion", testRecipeDecisions},
 		{"RecipeSwitchesOverridePerTenant", testRecipeSwitches},
 		{"ReplyWaitsAreFoundByConversation", testReplyWaits},
+		{"MailboxLeasesHaveOneHolderRenewAndExpire", testMailboxLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,6 +75,7 @@ func (r *run) run(ctx workflow.Context) (Result, error) {
 		err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), a.RecheckRecipeTrigger,
 			activities.RecipeRecheckInput{Tenant: r.in.Tenant, Recipe: r.in.Recipe, RunID: r.in.RunID}).Get(ctx, &rc)
 		if err != nil {
+			r.state.Step = "(recheck)"
 			return r.fail(ctx, err)
 		}
 		if !rc.Fire {
@@ -170,7 +171,7 @@ func (r *run) wait(ctx workflow.Context, s PlanStep) error {
 		}
 	}
 	if !out.Replied {
-		out = r.await(ctx, s)
+		out = r.await(ctx, s, since)
 	}
 	outcome := "timed out"
 	if out.Replied {
@@ -185,22 +186,41 @@ func (r *run) wait(ctx workflow.Context, s PlanStep) error {
 	return r.setStatus(ctx, StatusRunning)
 }
 
-// await blocks on the timer and the reply channel.
-func (r *run) await(ctx workflow.Context, s PlanStep) activities.WaitOutcome {
+// await blocks on the timer and the reply channel. A reply signal from
+// before the wait began (one an earlier wait of the run left queued: the
+// sync may signal twice, or a reply the wait's registration found itself)
+// is dropped, not taken for this wait's reply. A reply ends the timer.
+func (r *run) await(ctx workflow.Context, s PlanStep, since time.Time) activities.WaitOutcome {
 	var out activities.WaitOutcome
+	if s.WaitFor <= 0 && !s.WaitReply {
+		return out // nothing to wait for (the parser refuses such a step)
+	}
+	tctx, cancelTimer := workflow.WithCancel(ctx)
 	sel := workflow.NewSelector(ctx)
 	if s.WaitFor > 0 {
-		timer := workflow.NewTimerWithOptions(ctx, s.WaitFor, workflow.TimerOptions{Summary: s.ID + ": wait"})
-		sel.AddFuture(timer, func(workflow.Future) { out.TimedOut = true })
+		timer := workflow.NewTimerWithOptions(tctx, s.WaitFor, workflow.TimerOptions{Summary: s.ID + ": wait"})
+		sel.AddFuture(timer, func(f workflow.Future) {
+			if f.Get(ctx, nil) == nil {
+				out.TimedOut = true
+			}
+		})
 	}
 	if s.WaitReply {
 		sel.AddReceive(r.replies, func(c workflow.ReceiveChannel, _ bool) {
 			var sig ReplySignal
 			c.Receive(ctx, &sig)
+			if sig.ReceivedAt.Before(since.Truncate(time.Second)) {
+				return // stale: keep waiting
+			}
 			out = activities.WaitOutcome{Replied: true, MessageID: sig.MessageID, At: sig.ReceivedAt}
 		})
 	}
-	sel.Select(ctx)
+	for !out.Replied && !out.TimedOut {
+		sel.Select(ctx)
+	}
+	if out.Replied && s.WaitFor > 0 && workflow.GetVersion(ctx, "cancel-wait-timer-on-reply", workflow.DefaultVersion, 1) == 1 {
+		cancelTimer()
+	}
 	return out
 }
 
