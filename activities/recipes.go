@@ -221,6 +221,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 	}
 	folders := map[string]*domain.MailFolder{}
 	var decisions []store.RecipeDecision
+	var starts []RunStart
 	var replyConversations []string
 	replyMsgs := map[string][]domain.Message{}
 	for _, p := range pending {
@@ -275,22 +276,60 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 			}
 			start.Tenant, start.Recipe, start.RunID, start.Mailbox = tenant, r.Name, d.RunID, mailbox
 			start.Trigger, start.ChangeKey, start.Def = string(r.Trigger.Kind), dec.ChangeKey, r
-			started, err := a.Runs.StartRun(ctx, start)
-			if err != nil {
-				return res, retryable("starting a recipe run", err)
-			}
-			if started {
-				res.Started++
-				a.Log.Info("recipe run started", zap.String("tenant", tenant), zap.String("recipe", r.Name), zap.String("runId", d.RunID))
-			}
+			starts = append(starts, start)
 		}
+	}
+	n, err := a.startRuns(ctx, starts)
+	res.Started += n
+	if err != nil {
+		return res, err
 	}
 	if err := a.Store.RecordDecisions(ctx, decisions); err != nil {
 		return res, retryable("recording recipe decisions", err)
 	}
-	n, err := a.signalReplies(ctx, tenant, mailbox, replyConversations, replyMsgs)
-	res.Replies = n
+	res.Replies, err = a.signalReplies(ctx, tenant, mailbox, replyConversations, replyMsgs)
 	return res, err
+}
+
+// runStartParallelism is how many runs one dispatch starts at once: each
+// start is a round trip to Temporal, and a page of new mail may fire
+// hundreds of runs.
+const runStartParallelism = 8
+
+// startRuns starts the runs (their trigger data is saved already), a few
+// at a time. A failure fails the dispatch; its retry starts only what did
+// not start (the run IDs are the idempotency keys).
+func (a *Recipes) startRuns(ctx context.Context, starts []RunStart) (int, error) {
+	var (
+		mu       sync.Mutex
+		started  int
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, runStartParallelism)
+	)
+	for _, st := range starts {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func(st RunStart) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			ok, err := a.Runs.StartRun(ctx, st)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = retryable("starting a recipe run", err)
+				}
+				return
+			}
+			if ok {
+				started++
+				a.Log.Info("recipe run started", zap.String("tenant", st.Tenant), zap.String("recipe", st.Recipe), zap.String("runId", st.RunID))
+			}
+		}(st)
+	}
+	wg.Wait()
+	return started, firstErr
 }
 
 // decide matches one recipe against one change. ok is false when the

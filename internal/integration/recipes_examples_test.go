@@ -95,7 +95,7 @@ func TestRecipeExamplesRunAsDocumented(t *testing.T) {
 	h.syncRun(mailsync.Input{})
 
 	// meeting-request: a Teams meeting a day later, and a reply with its link.
-	if res, err := h.runResult(recipe.RunID(h.key, "meeting-request", ask, "new"), time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
+	if res, err := h.runResult(recipe.RunID(h.key, "meeting-request", ask, "new"), 2*time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
 		t.Fatalf("meeting-request: %+v, %v", res, err)
 	}
 	snap, err := h.sim.Snapshot(h.tenant.TenantID, time.Time{}, time.Time{})
@@ -120,7 +120,7 @@ func TestRecipeExamplesRunAsDocumented(t *testing.T) {
 	}
 
 	// newsletters: filed in Newsletters, read.
-	if res, err := h.runResult(recipe.RunID(h.key, "newsletters", news, "new"), time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
+	if res, err := h.runResult(recipe.RunID(h.key, "newsletters", news, "new"), 2*time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
 		t.Fatalf("newsletters: %+v, %v", res, err)
 	}
 	if got := withSubject(h.mailbox(grady, "inbox"), "Fabrikam weekly update"); len(got) != 0 {
@@ -133,7 +133,7 @@ func TestRecipeExamplesRunAsDocumented(t *testing.T) {
 
 	// vip-escalate: an acknowledgement at once; no reply within the
 	// (shortened) wait, so a forward to the deputy and a flag.
-	if res, err := h.runResult(recipe.RunID(h.key, "vip-escalate", vip, "new"), time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
+	if res, err := h.runResult(recipe.RunID(h.key, "vip-escalate", vip, "new"), 2*time.Minute); err != nil || res.Status != reciperun.StatusCompleted {
 		t.Fatalf("vip-escalate: %+v, %v", res, err)
 	}
 	if got := withSubject(h.mailbox(meganB, "inbox"), "RE: Board pack"); len(got) != 1 {
@@ -147,7 +147,7 @@ func TestRecipeExamplesRunAsDocumented(t *testing.T) {
 	}
 
 	// meeting-reminder: the attendee is reminded 15 minutes ahead.
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for len(withSubject(h.mailbox(alexW, "inbox"), "Starting in 15 minutes: Pipeline review")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -165,7 +165,7 @@ func TestRecipeExamplesRunAsDocumented(t *testing.T) {
 	if err := h.client.ScheduleClient().GetHandle(ctx, reciperun.ScheduleID(h.key, "daily-digest")).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatalf("daily-digest has no schedule to trigger: %v", err)
 	}
-	deadline = time.Now().Add(time.Minute)
+	deadline = time.Now().Add(2 * time.Minute)
 	var digests []graphsim.Message
 	for time.Now().Before(deadline) {
 		for _, m := range h.mailbox(adeleV, "inbox") {
