@@ -304,32 +304,40 @@ func (a *Recipes) startRuns(ctx context.Context, starts []RunStart) (int, error)
 		mu       sync.Mutex
 		started  int
 		firstErr error
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, runStartParallelism)
 	)
-	for _, st := range starts {
+	inParallel(starts, runStartParallelism, func(st RunStart) {
+		ok, err := a.Runs.StartRun(ctx, st)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = retryable("starting a recipe run", err)
+			}
+			return
+		}
+		if ok {
+			started++
+			a.Log.Info("recipe run started", zap.String("tenant", st.Tenant), zap.String("recipe", st.Recipe), zap.String("runId", st.RunID))
+		}
+	})
+	return started, firstErr
+}
+
+// inParallel calls fn for each item, at most n at a time, and returns
+// when all calls have.
+func inParallel[T any](items []T, n int, fn func(T)) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(n, 1))
+	for _, it := range items {
 		slots <- struct{}{}
 		wg.Add(1)
-		go func(st RunStart) {
+		go func(it T) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			ok, err := a.Runs.StartRun(ctx, st)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = retryable("starting a recipe run", err)
-				}
-				return
-			}
-			if ok {
-				started++
-				a.Log.Info("recipe run started", zap.String("tenant", st.Tenant), zap.String("recipe", st.Recipe), zap.String("runId", st.RunID))
-			}
-		}(st)
+			fn(it)
+		}(it)
 	}
 	wg.Wait()
-	return started, firstErr
 }
 
 // decide matches one recipe against one change. ok is false when the

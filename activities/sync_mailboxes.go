@@ -120,30 +120,20 @@ func (a *Sync) SyncMailboxes(ctx context.Context, in SyncMailboxesInput) (SyncMa
 	log := a.Log.With(zap.String("tenant", in.TenantKey))
 	job := mailboxJob{Sync: a, creds: creds, settings: settings, tenant: in.TenantKey, now: time.Now()}
 
-	parallel := max(a.MailboxParallelism, 1)
 	var (
 		mu       sync.Mutex
 		total    SyncMailboxesResult
 		firstErr error
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, parallel)
 	)
-	for _, mb := range mailboxes {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func(mailbox string) {
-			defer wg.Done()
-			defer func() { <-slots }()
-			r, err := job.mailbox(ctx, mailbox)
-			mu.Lock()
-			defer mu.Unlock()
-			total.add(r)
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-		}(mb)
-	}
-	wg.Wait()
+	inParallel(mailboxes, a.MailboxParallelism, func(mailbox string) {
+		r, err := job.mailbox(ctx, mailbox)
+		mu.Lock()
+		defer mu.Unlock()
+		total.add(r)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	})
 	for _, f := range total.Failures {
 		log.Warn("mailbox part unusable; its cursor stays", zap.String("mailbox", f.Mailbox), zap.String("part", f.Folder), zap.String("reason", f.Reason))
 	}

@@ -285,27 +285,7 @@ func parseMessageClauses(g *graphRequest, expr string) (f *messageFilter, handle
 
 // splitFilterAnd splits a filter on top-level " and " (outside quotes and
 // parentheses), case-insensitively.
-func splitFilterAnd(s string) []string {
-	var out []string
-	depth, quoted, start := 0, false, 0
-	low := strings.ToLower(s)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\'':
-			quoted = !quoted
-		case quoted:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case depth == 0 && isSpace(c) && i+5 <= len(s) && low[i+1:i+4] == "and" && isSpace(s[i+4]):
-			out = append(out, s[start:i])
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(out, s[start:])
-}
+func splitFilterAnd(s string) []string { return splitFilterTop(s, "and") }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
@@ -381,10 +361,15 @@ func splitFilterBool(s string) []string {
 
 // splitFilterOrTop splits on top-level " or " (outside quotes and
 // parentheses).
-func splitFilterOrTop(s string) []string {
+func splitFilterOrTop(s string) []string { return splitFilterTop(s, "or") }
+
+// splitFilterTop splits s on the top-level (outside quotes and
+// parentheses) logical operator op, surrounded by spaces, in any case.
+func splitFilterTop(s, op string) []string {
 	var out []string
 	depth, quoted, start := 0, false, 0
 	low := strings.ToLower(s)
+	n := len(op)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\'':
@@ -394,10 +379,10 @@ func splitFilterOrTop(s string) []string {
 			depth++
 		case c == ')':
 			depth--
-		case depth == 0 && isSpace(c) && i+4 <= len(s) && low[i+1:i+3] == "or" && isSpace(s[i+3]):
+		case depth == 0 && isSpace(c) && i+n+2 <= len(s) && low[i+1:i+1+n] == op && isSpace(s[i+1+n]):
 			out = append(out, s[start:i])
-			start = i + 4
-			i += 3
+			start = i + n + 2
+			i += n + 1
 		}
 	}
 	return append(out, s[start:])
