@@ -210,6 +210,22 @@ func masterInstance(e *event) instance {
 
 // itemByID finds an event item the way GET /events/{id} does: a single
 // instance, occurrence, exception or series master.
+// lockCalendarItem is lockCalendarWrite plus the item id names: on false
+// the lock is released and the error (403, 404…) written.
+func (s *Server) lockCalendarItem(g *graphRequest, id string) (*user, instance, bool) {
+	u, ok := s.lockCalendarWrite(g)
+	if !ok {
+		return nil, instance{}, false
+	}
+	it, found := u.itemByID(id)
+	if !found {
+		s.mu.Unlock()
+		errItemNotFoundOrMalformed(g, id)
+		return nil, instance{}, false
+	}
+	return u, it, true
+}
+
 func (u *user) itemByID(id string) (instance, bool) {
 	if e := u.eventByID(id); e != nil && e.kind == "seriesMaster" {
 		return masterInstance(e), true
@@ -799,17 +815,11 @@ func (s *Server) patchEvent(g *graphRequest, id string) {
 		return
 	}
 	rr, applied := s.calendarRender(g, nil)
-	u, ok := s.lockCalendarWrite(g)
+	u, it, ok := s.lockCalendarItem(g, id)
 	if !ok {
 		return
 	}
 	t := g.p.tenant
-	it, found := u.itemByID(id)
-	if !found {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	fail := func(status int, code, msg string) {
 		s.mu.Unlock()
 		writeGraphError(g.w, g.r, status, code, msg)
@@ -959,17 +969,11 @@ func (t *tenant) reconcileAttendees(organizer *user, org *event, before []attend
 }
 
 func (s *Server) deleteEventGraph(g *graphRequest, id string) {
-	u, ok := s.lockCalendarWrite(g)
+	u, it, ok := s.lockCalendarItem(g, id)
 	if !ok {
 		return
 	}
 	t := g.p.tenant
-	it, found := u.itemByID(id)
-	if !found {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	seq := t.nextChange()
 	if it.ev.responseStatus == "organizer" && len(it.ev.attendees) > 0 {
 		// The organizer deleting a meeting sends the cancellation.
@@ -1023,17 +1027,11 @@ func (s *Server) eventAction(g *graphRequest, id, action string) {
 	}
 	proposed, hasProposal := ciGet(m, "proposedNewTime")
 	hasProposal = hasProposal && proposed != nil
-	u, ok := s.lockCalendarWrite(g)
+	u, it, ok := s.lockCalendarItem(g, id)
 	if !ok {
 		return
 	}
 	t := g.p.tenant
-	it, found := u.itemByID(id)
-	if !found {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	fail := func(status int, code, msg string) {
 		s.mu.Unlock()
 		writeGraphError(g.w, g.r, status, code, msg)
