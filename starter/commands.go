@@ -480,7 +480,7 @@ func (c *cli) sendUpdate(key, updateName string, req any, wait time.Duration) (t
 			return view, noWorkflow(key)
 		case c.ctx.Err() != nil:
 			return view, err
-		case acceptCtx.Err() != nil:
+		case acceptCtx.Err() != nil || updateWaitTimedOut(err):
 			return view, c.notAccepted(key, updateName)
 		default:
 			return view, c.temporalError(fmt.Sprintf("%s for tenant %q", updateName, key), err)
@@ -494,11 +494,21 @@ func (c *cli) sendUpdate(key, updateName string, req any, wait time.Duration) (t
 		return view, nil
 	case c.ctx.Err() != nil:
 		return view, err
-	case doneCtx.Err() != nil:
+	case doneCtx.Err() != nil || updateWaitTimedOut(err):
 		return view, c.stillRunning(key, updateName, wait)
 	default:
 		return view, c.temporalError(fmt.Sprintf("%s for tenant %q", updateName, key), err)
 	}
+}
+
+// updateWaitTimedOut is whether the SDK gave up waiting on an update
+// because our deadline came. The SDK sets the gRPC deadline a little ahead
+// of the context's, so the call can fail ("RST_STREAM … CANCEL", "deadline
+// exceeded") while ctx.Err() is still nil: checking the context alone turned
+// an honest "still running" (7) into a raw failure (1) now and then.
+func updateWaitTimedOut(err error) bool {
+	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	return errors.As(err, &timeout)
 }
 
 // startupGrace is how long an update waits for a first poller: a worker
