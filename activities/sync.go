@@ -35,6 +35,8 @@ type SyncGraph interface {
 	MailboxDeltas(ctx context.Context, creds Credentials, mailbox string, reqs []DeltaRequest) ([]DeltaAnswer, error)
 	GroupsDelta(ctx context.Context, creds Credentials, link string) (GroupsDeltaPage, error)
 	MailboxSettings(ctx context.Context, creds Credentials, mailbox string) (domain.MailboxSettings, error)
+	// Me reads the signed-in user's own profile (delegated credentials).
+	Me(ctx context.Context, creds Credentials) (domain.User, error)
 }
 
 // DeltaRequest asks for the next page of one of a mailbox's delta cursors.
@@ -166,6 +168,9 @@ type Sync struct {
 	Triggers *Recipes
 	// MailboxParallelism is how many mailboxes one batch syncs at once.
 	MailboxParallelism int
+	// Users are a delegated tenant's signed-in users: the sync reads each
+	// one's own mailbox through /me with their token.
+	Users DelegatedUsers
 	// ItemsInFlight bounds the items (by estimate) of the pages this
 	// process holds between Graph's answer and the store, across all its
 	// activities; 0 means DefaultItemsInFlight. It is what bounds the
@@ -268,18 +273,18 @@ func (a *Sync) credentials(tenantKey, version string) (Credentials, TenantSettin
 }
 
 // tenantCredentials is what the sync and the recipe steps share: the
-// tenant's settings and its secret (the vault version, else the configured
-// reference), or a non-retryable Misconfigured error naming the fix.
+// tenant's settings and its credentials (the vault version, else the
+// configured certificate or secret reference), or a non-retryable Misconfigured error naming the fix.
 func tenantCredentials(tenants TenantDirectory, vault CredentialVault, tenantKey, version string) (Credentials, TenantSettings, error) {
 	settings, ok := tenants.Tenant(tenantKey)
 	if !ok {
 		return Credentials{}, settings, temporal.NewNonRetryableApplicationError(fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", tenantKey), string(KindMisconfigured), nil)
 	}
-	secret, err := resolveSecret(vault, tenantKey, version, settings)
+	creds, err := resolveCredentials(vault, tenantKey, version, settings)
 	if err != nil {
 		return Credentials{}, settings, temporal.NewNonRetryableApplicationError(err.Error(), string(KindMisconfigured), nil)
 	}
-	return Credentials{TenantID: settings.TenantID, ClientID: settings.ClientID, ClientSecret: secret, AuthMode: settings.AuthMode}, settings, nil
+	return creds, settings, nil
 }
 
 // lost reports Graph forgetting a delta token (SyncStateNotFound, 410).

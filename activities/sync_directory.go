@@ -28,6 +28,10 @@ type SyncDirectoryResult struct {
 // SyncDirectory runs users delta, then groups delta, from the saved cursors
 // to the end of their rounds, saving each page with its cursor.
 func (a *Sync) SyncDirectory(ctx context.Context, in SyncDirectoryInput) (SyncDirectoryResult, error) {
+	if settings, ok := a.Tenants.Tenant(in.TenantKey); ok && settings.AuthMode == AuthDelegated {
+		defer KeepAlive(ctx)()
+		return a.syncDelegatedDirectory(ctx, in, settings)
+	}
 	creds, settings, err := a.credentials(in.TenantKey, in.CredentialVersion)
 	if err != nil {
 		return SyncDirectoryResult{}, err

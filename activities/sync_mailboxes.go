@@ -108,8 +108,15 @@ func (r *SyncMailboxesResult) part(mailbox, name string, err error) error {
 // its cursor, so a retry (after a crash or throttling that outlasted the
 // SDK's own retries) resumes each part where it stopped.
 func (a *Sync) SyncMailboxes(ctx context.Context, in SyncMailboxesInput) (SyncMailboxesResult, error) {
-	creds, settings, err := a.credentials(in.TenantKey, in.CredentialVersion)
-	if err != nil {
+	var (
+		creds    Credentials
+		settings TenantSettings
+		err      error
+	)
+	delegatedTenant := false
+	if s, ok := a.Tenants.Tenant(in.TenantKey); ok && s.AuthMode == AuthDelegated {
+		settings, delegatedTenant = s, true
+	} else if creds, settings, err = a.credentials(in.TenantKey, in.CredentialVersion); err != nil {
 		return SyncMailboxesResult{}, err
 	}
 	mailboxes, err := a.batch(ctx, in)
@@ -125,8 +132,26 @@ func (a *Sync) SyncMailboxes(ctx context.Context, in SyncMailboxesInput) (SyncMa
 		total    SyncMailboxesResult
 		firstErr error
 	)
+	if delegatedTenant {
+		// Each mailbox is its own user's, read with their token; users
+		// not connected wait (their cursors stay).
+		if mailboxes, err = a.connectedMailboxes(ctx, in.TenantKey, mailboxes, &total); err != nil {
+			return total, err
+		}
+	}
 	inParallel(mailboxes, a.MailboxParallelism, func(mailbox string) {
-		r, err := job.mailbox(ctx, mailbox)
+		j := job
+		if delegatedTenant {
+			c, err := a.delegatedCredentials(ctx, in.TenantKey, settings, mailbox)
+			if err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				total.Failures = append(total.Failures, FolderFailure{Mailbox: mailbox, Folder: "*", Reason: "the user's tokens: " + err.Error()})
+				return
+			}
+			j.creds = c
+		}
+		r, err := j.mailbox(ctx, mailbox)
 		mu.Lock()
 		defer mu.Unlock()
 		total.add(r)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
 
@@ -34,7 +35,24 @@ type Credentials struct {
 	ClientID     string
 	ClientSecret string
 	AuthMode     AuthMode
+	// Certificate, when not empty, replaces ClientSecret: the certificate
+	// file's contents (PEM with the private key, or PKCS#12), read when
+	// the credential is built. CertificatePassword opens a PKCS#12 file.
+	Certificate         []byte
+	CertificatePassword string
+	// SendCertificateChain sends the x5c header (subject name + issuer
+	// authentication).
+	SendCertificateChain bool
+	// User and Token, set for a delegated tenant, act as one signed-in
+	// user: Token is their credential (their refresh token, sealed in the
+	// store), User their object ID — Graph is reached through /me for
+	// their own mailbox.
+	User  string
+	Token azcore.TokenCredential
 }
+
+// UsesCertificate reports whether the credentials are a certificate.
+func (c Credentials) UsesCertificate() bool { return len(c.Certificate) > 0 }
 
 // Verification is what a successful credential check learned.
 type Verification struct {
@@ -64,6 +82,13 @@ type TenantSettings struct {
 	// ResolveSecret reads the client secret from its reference (env var or
 	// file) at call time, so rotating the file needs no restart.
 	ResolveSecret func() (string, error)
+	// ResolveCertificate, set for tenants configured with a certificate,
+	// reads the certificate file and its password at call time (rotation is
+	// replacing the file). A secret sealed by `starter rotate
+	// --secret-stdin` still takes precedence.
+	ResolveCertificate func() (data []byte, password string, err error)
+	// SendCertificateChain is certificate.sendCertificateChain.
+	SendCertificateChain bool
 	// Features are the tenant's enabled features (permissions.Feature*):
 	// the sync reads only what they name.
 	Features []string
@@ -158,7 +183,7 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 			Detail:  fmt.Sprintf("tenant %q is not in this worker's configuration; add it under tenants: and restart the worker", in.TenantKey),
 		}, nil
 	}
-	secret, err := resolveSecret(a.Vault, in.TenantKey, in.CredentialVersion, settings)
+	creds, err := resolveCredentials(a.Vault, in.TenantKey, in.CredentialVersion, settings)
 	if err != nil {
 		return VerifyConnectionResult{Outcome: OutcomeMisconfigured, Detail: err.Error()}, nil
 	}
@@ -166,12 +191,7 @@ func (a *Tenant) VerifyConnection(ctx context.Context, in VerifyConnectionInput)
 	// heartbeats say the worker is alive meanwhile.
 	defer KeepAlive(ctx)()
 	log := a.logger(ctx).With(zap.String("tenant", in.TenantKey))
-	v, err := a.Graph.Verify(ctx, Credentials{
-		TenantID:     settings.TenantID,
-		ClientID:     settings.ClientID,
-		ClientSecret: secret,
-		AuthMode:     settings.AuthMode,
-	})
+	v, err := a.Graph.Verify(ctx, creds)
 	if err != nil {
 		var ge *GraphError
 		if !errors.As(err, &ge) {
@@ -226,6 +246,30 @@ func (a *Tenant) logger(ctx context.Context) *zap.Logger {
 		zap.String("activity", info.ActivityType.Name),
 		zap.Int32("attempt", info.Attempt),
 	)
+}
+
+// resolveCredentials resolves a tenant's credentials for a check or a sync:
+// a secret the vault holds for the version the tenant workflow names, else
+// the configured certificate or secret, read afresh each time.
+func resolveCredentials(vault CredentialVault, tenantKey, version string, settings TenantSettings) (Credentials, error) {
+	creds := Credentials{TenantID: settings.TenantID, ClientID: settings.ClientID, AuthMode: settings.AuthMode}
+	if version == "" && settings.ResolveCertificate != nil {
+		data, password, err := settings.ResolveCertificate()
+		if err != nil {
+			return Credentials{}, err
+		}
+		if len(data) == 0 {
+			return Credentials{}, fmt.Errorf("the tenant's certificate file is empty; put the certificate and its private key in it (PEM or .pfx), then run `starter rotate --tenant %s`", tenantKey)
+		}
+		creds.Certificate, creds.CertificatePassword, creds.SendCertificateChain = data, password, settings.SendCertificateChain
+		return creds, nil
+	}
+	secret, err := resolveSecret(vault, tenantKey, version, settings)
+	if err != nil {
+		return Credentials{}, err
+	}
+	creds.ClientSecret = secret
+	return creds, nil
 }
 
 // resolveSecret resolves a tenant's client secret for a check or a sync:

@@ -101,12 +101,25 @@ const (
 
 // Tenant is one connected Microsoft 365 tenant.
 type Tenant struct {
-	Key            string        `koanf:"key"`            // operator-chosen slug, [a-z0-9-], used in workflow IDs
-	DisplayName    string        `koanf:"displayName"`    // human name; never put in IDs or search attributes
-	TenantID       string        `koanf:"tenantID"`       // Entra tenant ID (GUID or domain)
-	ClientID       string        `koanf:"clientID"`       // app registration's application (client) ID
-	AuthMode       AuthMode      `koanf:"authMode"`       // default app-only
-	Secret         SecretRef     `koanf:"secret"`         // where the client secret is read from
+	Key         string    `koanf:"key"`         // operator-chosen slug, [a-z0-9-], used in workflow IDs
+	DisplayName string    `koanf:"displayName"` // human name; never put in IDs or search attributes
+	TenantID    string    `koanf:"tenantID"`    // Entra tenant ID (GUID or domain)
+	ClientID    string    `koanf:"clientID"`    // app registration's application (client) ID
+	AuthMode    AuthMode  `koanf:"authMode"`    // default app-only
+	Secret      SecretRef `koanf:"secret"`      // where the client secret is read from
+	// Certificate authenticates the app with a certificate instead of a
+	// client secret (exactly one of the two for app-only).
+	Certificate Certificate `koanf:"certificate"`
+	// SecretExpiresAt is the client secret's expiry date (YYYY-MM-DD, the
+	// Expires column under Certificates & secrets), for expiry warnings; a
+	// certificate's expiry is read from the certificate.
+	SecretExpiresAt string `koanf:"secretExpiresAt"`
+	// CredentialExpiryWarning is how long before the secret or certificate
+	// expires `starter status` starts warning, default 720h (30 days).
+	CredentialExpiryWarning time.Duration `koanf:"credentialExpiryWarning"`
+	// Delegated configures the delegated flows (authMode delegated).
+	Delegated Delegated `koanf:"delegated"`
+
 	Features       []string      `koanf:"features"`       // enabled features, default [directory, mail]
 	VerifyInterval time.Duration `koanf:"verifyInterval"` // default 6h
 	SyncInterval   time.Duration `koanf:"syncInterval"`   // how often the sync schedule runs, default 15m
@@ -114,6 +127,37 @@ type Tenant struct {
 	// sync keeps (calendarView delta), default 30 days back and 180 ahead.
 	CalendarPastDays   int `koanf:"calendarPastDays"`
 	CalendarFutureDays int `koanf:"calendarFutureDays"`
+}
+
+// Certificate is a certificate credential: a file holding the certificate
+// and its private key, PEM or PKCS#12 (.pfx/.p12). The file is read each
+// time a credential is built, so rotating it is replacing the file and
+// running `starter rotate`; its contents never reach Temporal or the logs.
+type Certificate struct {
+	File string `koanf:"file"`
+	// Password opens a PKCS#12 file, by reference; none for PEM.
+	Password SecretRef `koanf:"password"`
+	// SendCertificateChain sends the certificate chain (x5c) with each
+	// token request, for apps that trust a certificate by subject name and
+	// issuer instead of an uploaded certificate.
+	SendCertificateChain bool `koanf:"sendCertificateChain"`
+}
+
+// IsSet reports whether any certificate setting is present.
+func (c Certificate) IsSet() bool {
+	return c.File != "" || c.Password != (SecretRef{}) || c.SendCertificateChain
+}
+
+// Delegated configures how a user signs in for an authMode delegated tenant.
+type Delegated struct {
+	// RedirectURL is the worker's /auth/callback as the user's browser
+	// reaches it; it must be registered on the app as a Web redirect URI.
+	// Default http://localhost:PORT/auth/callback when http.listen is a
+	// loopback address; required, and https, otherwise.
+	RedirectURL string `koanf:"redirectURL"`
+	// DeviceCode allows the device-code flow (the app registration must
+	// allow public client flows).
+	DeviceCode bool `koanf:"deviceCode"`
 }
 
 // SecretRef points at a secret; exactly one of Env and File is set. Secrets are
@@ -150,7 +194,34 @@ type HTTP struct {
 	// call the codec server (the UI calls it from the browser, not its server).
 	// Default [http://localhost:8233, http://127.0.0.1:8233].
 	CodecCORSOrigins []string `koanf:"codecCORSOrigins"`
+	// CodecAuth makes the codec server verify the OIDC access token the Web UI
+	// sends (Authorization: Bearer, with the UI's codec passAccessToken on).
+	// Required when Listen is not a loopback address.
+	CodecAuth CodecAuth `koanf:"codecAuth"`
 }
+
+// CodecAuth is the OIDC issuer whose access tokens the codec server accepts:
+// the token's signature must verify against the issuer's published keys
+// (JWKS, found by discovery at Issuer/.well-known/openid-configuration), its
+// iss must equal Issuer, its aud must contain Audience, and it must not have
+// expired.
+type CodecAuth struct {
+	// Issuer is the issuer URL exactly as the token's iss claim carries it,
+	// e.g. https://login.microsoftonline.com/TENANT-ID/v2.0. https, or http
+	// to a loopback host.
+	Issuer string `koanf:"issuer"`
+	// Audience must be among the token's aud values: the API (or client) ID
+	// the Web UI requests its access token for.
+	Audience string `koanf:"audience"`
+	// JWKSURL, when set, is used for the signing keys instead of discovery.
+	JWKSURL string `koanf:"jwksURL"`
+	// CAFile is an extra PEM CA bundle trusted when reaching the issuer (a
+	// private IdP); the system roots stay trusted.
+	CAFile string `koanf:"caFile"`
+}
+
+// IsSet reports whether any codec-auth setting is given.
+func (a CodecAuth) IsSet() bool { return a != (CodecAuth{}) }
 
 // Store drivers.
 const (

@@ -229,6 +229,8 @@ logging:
 		"OUTLOOKFLOW_ENCRYPTION_KEY_K1=not-a-key-name",    // not in a strict section; ignored
 		"OUTLOOKFLOW_HTTP_LISTEN=0.0.0.0:8081",
 		"OUTLOOKFLOW_HTTP_CODECCORSORIGINS=https://temporal-ui.example.com",
+		"OUTLOOKFLOW_HTTP_CODECAUTH_ISSUER=https://idp.example.com/", // required beyond loopback
+		"OUTLOOKFLOW_HTTP_CODECAUTH_AUDIENCE=outlookflow-codec",
 		"OUTLOOKFLOW_STORE_DRIVER=postgres",
 		"OUTLOOKFLOW_STORE_DSN_ENV=STORE_DATABASE_URL",
 		"HOME=/root",
@@ -489,8 +491,8 @@ func TestValidateNamesTheKeyAndTheFix(t *testing.T) {
 		{"client ID not a GUID", func(c *Config) { c.Tenants[1].ClientID = "my-app" }, "tenants[1].clientID", "Application (client) ID"},
 		{"missing client ID", func(c *Config) { c.Tenants[1].ClientID = "" }, "tenants[1].clientID", "is required"},
 		{"unknown auth mode", func(c *Config) { c.Tenants[0].AuthMode = "password" }, "tenants[0].authMode", "app-only (client credentials) or delegated"},
-		{"no secret", func(c *Config) { c.Tenants[1].Secret = SecretRef{} }, "tenants[1].secret",
-			"set tenants[1].secret.env to the name of an environment variable, or .file to a file path; secrets are never written inline"},
+		{"no secret", func(c *Config) { c.Tenants[0].Secret = SecretRef{} }, "tenants[0].secret",
+			"set tenants[0].secret.env to the name of an environment variable, or .file to a file path; secrets are never written inline"},
 		{"both secret sources", func(c *Config) { c.Tenants[0].Secret.File = "/x" }, "tenants[0].secret", "keep exactly one"},
 		{"secret env that is not a name", func(c *Config) { c.Tenants[0].Secret.Env = "abc=def!" }, "tenants[0].secret.env", "never to the secret itself"},
 		{"unknown feature", func(c *Config) { c.Tenants[0].Features = []string{"mail", "calender"} }, "tenants[0].features[1]", `did you mean "calendar"?`},
@@ -526,21 +528,7 @@ func TestValidateNamesTheKeyAndTheFix(t *testing.T) {
 		{"credentials dir is a file", func(c *Config) { c.Credentials.Dir = "config_test.go" }, "credentials.dir", "is a file, not a directory"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(c)
-			err := c.Validate()
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Validate() = %v, want a *ValidationError", err)
-			}
-			for _, p := range ve.Problems {
-				if p.Key == tt.key && strings.Contains(p.Message, tt.hint) {
-					return
-				}
-			}
-			t.Errorf("no problem for key %q with hint %q; got:\n%v", tt.key, tt.hint, err)
-		})
+		t.Run(tt.name, func(t *testing.T) { expectProblem(t, tt.mutate, tt.key, tt.hint) })
 	}
 }
 
@@ -558,7 +546,10 @@ func TestValidateAcceptsGoodEdgeValues(t *testing.T) {
 		{"all features", func(c *Config) { c.Tenants[0].Features = append([]string(nil), KnownFeatures...) }},
 		{"no tenants", func(c *Config) { c.Tenants = nil }},
 		{"minimum verify interval", func(c *Config) { c.Tenants[0].VerifyInterval = time.Minute }},
-		{"listen on a free port on all interfaces", func(c *Config) { c.HTTP.Listen = ":0" }},
+		{"listen on a free port on all interfaces", func(c *Config) {
+			c.HTTP.Listen = ":0"
+			c.HTTP.CodecAuth = CodecAuth{Issuer: "https://idp.example.com/", Audience: "outlookflow-codec"}
+		}},
 		{"postgres store by file", func(c *Config) { c.Store = Store{Driver: StorePostgres, DSN: SecretRef{File: "/run/secrets/dsn"}} }},
 	}
 	for _, tt := range tests {
@@ -751,4 +742,23 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// expectProblem checks that mutating a valid configuration makes Validate
+// report a problem under key whose message contains hint.
+func expectProblem(t *testing.T, mutate func(*Config), key, hint string) {
+	t.Helper()
+	c := validConfig()
+	mutate(c)
+	err := c.Validate()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Validate() = %v, want a *ValidationError", err)
+	}
+	for _, p := range ve.Problems {
+		if p.Key == key && strings.Contains(p.Message, hint) {
+			return
+		}
+	}
+	t.Errorf("no problem for key %q with hint %q; got:\n%v", key, hint, err)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
@@ -77,6 +78,7 @@ func Load(path string, environ []string) (*Config, error) {
 	dc := &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
+			dateToStringHook,
 		),
 		WeaklyTypedInput: true,
 		ErrorUnused:      true,
@@ -123,7 +125,23 @@ const (
 	defaultAuthMode       = AuthAppOnly
 	defaultVerifyInterval = 6 * time.Hour
 	defaultSyncInterval   = 15 * time.Minute
+	// DefaultCredentialExpiryWarning is how long before a secret or
+	// certificate expires `starter status` warns by default.
+	DefaultCredentialExpiryWarning = 30 * 24 * time.Hour
 )
+
+// dateToStringHook keeps a YAML date (secretExpiresAt: 2027-03-01, which
+// the parser reads as a timestamp) as the string it was written as.
+func dateToStringHook(from, to reflect.Type, data any) (any, error) {
+	t, ok := data.(time.Time)
+	if !ok || to.Kind() != reflect.String {
+		return data, nil
+	}
+	if t.Equal(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())) {
+		return t.Format(time.DateOnly), nil
+	}
+	return t.Format(time.RFC3339), nil
+}
 
 var defaultFeatures = []string{permissions.FeatureDirectory, permissions.FeatureMail}
 
@@ -149,6 +167,12 @@ func (c *Config) applyDefaults() {
 		if t.CalendarFutureDays == 0 {
 			t.CalendarFutureDays = DefaultCalendarFutureDays
 		}
+		if t.CredentialExpiryWarning == 0 {
+			t.CredentialExpiryWarning = DefaultCredentialExpiryWarning
+		}
+		if t.AuthMode == AuthDelegated && t.Delegated.RedirectURL == "" {
+			t.Delegated.RedirectURL = c.HTTP.defaultRedirectURL()
+		}
 	}
 	c.Cloud.applyDefaults()
 	if c.HTTP.CodecCORSOrigins == nil {
@@ -160,6 +184,22 @@ func (c *Config) applyDefaults() {
 	if c.Credentials.Dir == "" {
 		c.Credentials.Dir = defaultCredentialsDir
 	}
+}
+
+// CallbackPath is where the worker's HTTP listener takes the identity
+// platform's redirect after a user signs in.
+const CallbackPath = "/auth/callback"
+
+// defaultRedirectURL is http://localhost:PORT/auth/callback when the
+// listener is on a loopback address with a fixed port, else "" (the
+// browser's URL cannot be guessed: it must be configured).
+func (h HTTP) defaultRedirectURL() string {
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil || port == "0" || port == "" || !isLoopback(host) {
+		return ""
+	}
+	// Entra accepts http redirect URIs only for localhost.
+	return "http://localhost:" + port + CallbackPath
 }
 
 // defaultCodecCORSOrigins are the origins of a Web UI on the local machine.

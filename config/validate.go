@@ -301,6 +301,8 @@ func (c *Config) validateTenants(v *validator) {
 		switch {
 		case t.TenantID == "":
 			v.add(p+".tenantID", "is required; set it to the Directory (tenant) ID from the Entra admin center (a GUID) or the tenant's domain, e.g. contoso.onmicrosoft.com")
+		case isMultiTenantAuthority(t.TenantID):
+			c.validateMultiTenantAuthority(v, p, t)
 		case !guidRE.MatchString(t.TenantID) && !(len(t.TenantID) <= 253 && domainRE.MatchString(t.TenantID)):
 			v.add(p+".tenantID", "%q is neither a GUID nor a domain name; set it to the Directory (tenant) ID (e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47) or the tenant's domain (e.g. contoso.onmicrosoft.com)", t.TenantID)
 		}
@@ -318,7 +320,7 @@ func (c *Config) validateTenants(v *validator) {
 			v.add(p+".authMode", "%q is not a known auth mode; use app-only (client credentials) or delegated (signed-in user)", t.AuthMode)
 		}
 
-		validateSecretRef(v, p+".secret", t.Secret)
+		c.validateTenantCredential(v, p, t)
 
 		seenF := map[string]bool{}
 		for j, f := range t.Features {
@@ -439,6 +441,7 @@ func (h HTTP) validate(v *validator) {
 			v.add(key, "%q is not an origin; write scheme://host[:port] as the browser shows the Web UI, e.g. http://localhost:8233", o)
 		}
 	}
+	h.validateCodecAuth(v)
 }
 
 func (s Store) validate(v *validator) {

@@ -28,15 +28,28 @@ var requiredSecrets = map[string]string{
 	"TEMPORAL_DB_PASSWORD":       "set TEMPORAL_DB_PASSWORD to the password for Temporal's PostgreSQL user",
 	"STORE_DB_PASSWORD":          "set STORE_DB_PASSWORD to the password for the store's PostgreSQL user",
 	"OUTLOOKFLOW_ENCRYPTION_KEY": "set OUTLOOKFLOW_ENCRYPTION_KEY to a base64-encoded 32-byte payload encryption key",
+	// Sign-in to the Web UI and the codec server's access-token check.
+	"OUTLOOKFLOW_OIDC_ISSUER":      "set OUTLOOKFLOW_OIDC_ISSUER to the OIDC issuer operators sign in with",
+	"OUTLOOKFLOW_UI_CLIENT_ID":     "set OUTLOOKFLOW_UI_CLIENT_ID to the Web UI's OIDC client ID",
+	"OUTLOOKFLOW_UI_CLIENT_SECRET": "set OUTLOOKFLOW_UI_CLIENT_SECRET to the Web UI's OIDC client secret",
+	"OUTLOOKFLOW_CODEC_SCOPE":      "set OUTLOOKFLOW_CODEC_SCOPE to the codec API's scope",
+	"OUTLOOKFLOW_CODEC_AUDIENCE":   "set OUTLOOKFLOW_CODEC_AUDIENCE to the audience (aud) of the access tokens",
+	"OUTLOOKFLOW_CODEC_ENDPOINT":   "set OUTLOOKFLOW_CODEC_ENDPOINT to the https URL",
 }
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 
 func secretsEnv() map[string]string {
 	return map[string]string{
-		"TEMPORAL_DB_PASSWORD":       "temporal-pw",
-		"STORE_DB_PASSWORD":          "store-pw",
-		"OUTLOOKFLOW_ENCRYPTION_KEY": testKey,
+		"TEMPORAL_DB_PASSWORD":         "temporal-pw",
+		"STORE_DB_PASSWORD":            "store-pw",
+		"OUTLOOKFLOW_ENCRYPTION_KEY":   testKey,
+		"OUTLOOKFLOW_OIDC_ISSUER":      "https://login.example.test/tenant-1/v2.0",
+		"OUTLOOKFLOW_UI_CLIENT_ID":     "ui-client-id",
+		"OUTLOOKFLOW_UI_CLIENT_SECRET": "ui-client-secret",
+		"OUTLOOKFLOW_CODEC_SCOPE":      "api://codec-test/decode",
+		"OUTLOOKFLOW_CODEC_AUDIENCE":   "api://codec-test",
+		"OUTLOOKFLOW_CODEC_ENDPOINT":   "https://codec.example.test/codec",
 	}
 }
 
@@ -216,14 +229,19 @@ func TestComposeUICanReachTheWorkersCodecServerFromTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The UI passes its access token only to https endpoints: a TLS proxy
+	// on the host forwards to the worker's published port.
+	if endpoint.Scheme != "https" || !strings.HasSuffix(endpoint.Path, "/codec") {
+		t.Errorf("TEMPORAL_CODEC_ENDPOINT %s should be an https URL ending in /codec (the UI sends its token only to https)", endpoint)
+	}
 	published := false
 	for _, port := range worker.Ports {
-		if port.Target == 8081 && port.Published == endpoint.Port() {
+		if port.Target == 8081 && port.Published == "8081" && port.HostIP == "127.0.0.1" {
 			published = true
 		}
 	}
 	if !published {
-		t.Errorf("TEMPORAL_CODEC_ENDPOINT %s is called by the browser, but the worker does not publish port %s on the host", endpoint, endpoint.Port())
+		t.Errorf("the worker does not publish its codec port 8081 on 127.0.0.1 for the TLS proxy: %+v", worker.Ports)
 	}
 
 	var uiPort string

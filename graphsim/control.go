@@ -447,6 +447,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		ok(object{{"ok", true}})
 	case s.serveControlWorld(w, r, parts):
 	case s.serveControlCollab(w, r, parts):
+	case s.serveControlSignIn(w, r, parts): // control_signin.go
 	default:
 		writeJSON(w, http.StatusNotFound, contentTypeJSON, object{{"error", fmt.Sprintf("no control route %s %s", r.Method, r.URL.Path)}})
 	}
@@ -488,6 +489,12 @@ func (s *Server) controlApp(w http.ResponseWriter, r *http.Request, tenantID, cl
 			done(s.ExpireSecret(tenantID, clientID, body.Value))
 		}
 	default:
+		if s.controlAppSignIn(r, tenantID, clientID, action, done) { // control_signin.go
+			return
+		}
+		if s.controlCertificates(w, r, tenantID, clientID, action, done) { // client_assertion.go
+			return
+		}
 		writeJSON(w, http.StatusNotFound, contentTypeJSON, object{{"error", fmt.Sprintf("no control action %q", action)}})
 	}
 }

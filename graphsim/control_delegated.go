@@ -9,9 +9,9 @@ import (
 // give the app (client ID) after the user (ID or UPN) signed in and
 // consented to scopes: scp holds the scopes, oid the user. Graph checks it
 // like any token it issued, so tests can reach delegated-only routes
-// (findMeetingTimes, /me) through an unmodified client while the
-// interactive flows themselves (authorization code, device code) are not
-// simulated. An app whose consent is revoked gets no token.
+// (findMeetingTimes, /me) without running a sign-in; the flows themselves
+// (authorization code, device code, refresh) are in identity_delegated.go.
+// An app whose consent is revoked gets no token.
 func (s *Server) DelegatedAccessToken(tenantID, clientID, userIDOrUPN string, scopes []string) (string, error) {
 	var spec tokenSpec
 	err := s.withApp(tenantID, clientID, func(a *app) error {

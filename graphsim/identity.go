@@ -36,6 +36,9 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request) {
 	if t != nil {
 		infoFrom(r).tenantID = t.id
 	}
+	if s.serveDelegatedIdentity(w, r, tenantSeg, t, rest) { // identity_delegated.go
+		return
+	}
 	switch rest {
 	case "v2.0/.well-known/openid-configuration":
 		if t == nil {
@@ -135,8 +138,9 @@ func (s *Server) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusOK, contentTypeJSON, body)
 }
 
-// serveToken is POST /{tenant}/oauth2/v2.0/token (S3-S5). Only the client
-// credentials grant is simulated so far.
+// serveToken is POST /{tenant}/oauth2/v2.0/token (S3-S5) for the client
+// credentials grant; serveDelegatedIdentity answers the delegated grants
+// before it (identity_delegated.go).
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg string, t *tenant) {
 	if r.Method != http.MethodPost {
 		writeIdentityError(w, r, http.StatusBadRequest, "invalid_request", 900561,
@@ -165,7 +169,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg st
 	case "client_credentials":
 	default:
 		writeIdentityError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003,
-			fmt.Sprintf("The app requested an unsupported grant type '%s'. (The Graph simulator implements client_credentials only.)", grant))
+			fmt.Sprintf("The app requested an unsupported grant type '%s'. (The Graph simulator implements client_credentials, authorization_code, refresh_token and device_code.)", grant))
 		return
 	}
 
@@ -199,6 +203,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg st
 	case a == nil:
 		status, errCode, aadsts = http.StatusBadRequest, "unauthorized_client", 700016
 		text = fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenantName)
+	case clientSecret == "" && usesClientAssertion(form): // certificate credentials: client_assertion.go
+		if f := s.checkClientAssertion(t, a, r, tenantSeg, form, now); f != nil {
+			status, errCode, aadsts, text, extra = f.status, f.errCode, f.aadsts, f.text, f.extra
+		} else {
+			appName, spID, gen, roles = a.displayName, a.spID, a.consentGen, append([]string(nil), a.roles...)
+		}
 	case clientSecret == "":
 		status, errCode, aadsts = http.StatusUnauthorized, "invalid_client", 7000216
 		text = "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."

@@ -28,6 +28,15 @@ type AppSeed struct {
 	DisplayName  string       `json:"displayName"`
 	Secrets      []SecretSeed `json:"secrets"`
 	GrantedRoles []string     `json:"grantedRoles"` // application permissions with admin consent, e.g. "User.Read.All"
+	// Certificates are certificate credentials (public parts, PEM), for
+	// token requests with a client assertion (client_assertion.go).
+	Certificates []CertificateSeed `json:"certificates,omitempty"`
+	// Delegated flows (identity_delegated.go): the redirect URIs an
+	// authorization request may name (http loopback URIs match any port),
+	// and "Allow public client flows" (device code, and redeeming codes
+	// without a secret).
+	RedirectURIs      []string `json:"redirectUris,omitempty"`
+	AllowPublicClient bool     `json:"allowPublicClient,omitempty"`
 }
 
 // SecretSeed is a client secret; a zero ExpiresAt never expires.
@@ -127,6 +136,7 @@ func buildTenant(ts TenantSeed) (*tenant, error) {
 			displayName: as.DisplayName,
 			spID:        deterministicGUID("sp", ts.TenantID, key),
 			roles:       append([]string(nil), as.GrantedRoles...),
+			deleg:       newAppDelegation(as.RedirectURIs, as.AllowPublicClient),
 		}
 		if a.displayName == "" {
 			a.displayName = as.ClientID
@@ -136,6 +146,9 @@ func buildTenant(ts TenantSeed) (*tenant, error) {
 				return nil, fmt.Errorf("graphsim: app %q has an empty secret", as.ClientID)
 			}
 			a.secrets = append(a.secrets, &secret{value: s.Value, expiresAt: s.ExpiresAt})
+		}
+		if err := a.addCertificates(as.Certificates); err != nil {
+			return nil, err
 		}
 		t.apps[key] = a
 	}
@@ -482,10 +495,12 @@ func DemoTenant() (TenantSeed, DemoCredentials) {
 		DisplayName: "Contoso (simulated)",
 		Domain:      domain,
 		Apps: []AppSeed{{
-			ClientID:     clientID,
-			DisplayName:  "outlookflow demo",
-			Secrets:      []SecretSeed{{Value: creds.ClientSecret}},
-			GrantedRoles: []string{"User.Read.All", "Mail.ReadBasic.All", "Mail.Send", "GroupMember.Read.All", "Calendars.Read", "Contacts.Read", "MailboxSettings.Read"},
+			ClientID:          clientID,
+			DisplayName:       "outlookflow demo",
+			Secrets:           []SecretSeed{{Value: creds.ClientSecret}},
+			GrantedRoles:      []string{"User.Read.All", "Mail.ReadBasic.All", "Mail.Send", "GroupMember.Read.All", "Calendars.Read", "Contacts.Read", "MailboxSettings.Read"},
+			RedirectURIs:      DemoRedirectURIs(),
+			AllowPublicClient: true,
 		}},
 		Users: people,
 	}

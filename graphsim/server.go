@@ -99,6 +99,11 @@ type Server struct {
 	records []RequestRecord
 
 	lim *limiter
+
+	// signin: authorization codes, refresh tokens, device codes and
+	// sign-in decisions of the delegated flows (identity_delegated.go).
+	// Guarded by mu.
+	signin signInState
 }
 
 // issuedToken remembers what the simulator knew when it issued a token, so

@@ -63,6 +63,7 @@ type app struct {
 	displayName string
 	spID        string // service principal object ID: the token's oid
 	secrets     []*secret
+	certs       []*appCertificate // certificate credentials (client_assertion.go)
 	roles       []string
 	// consentRevoked is the admin-consent switch; consentGen counts
 	// revocations so tokens issued before the latest one can be refused with
@@ -70,6 +71,9 @@ type app struct {
 	consentRevoked bool
 	consentGen     int
 	revokedAt      time.Time
+	// deleg: redirect URIs, public client flows and users' delegated
+	// consent (identity_delegated.go).
+	deleg appDelegation
 }
 
 type secret struct {

@@ -95,7 +95,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	}
 	defaultConfig := lookup(c.environ, "OUTLOOKFLOW_CONFIG")
 	root.PersistentFlags().StringVar(&c.configPath, "config", defaultConfig, "configuration file (default $OUTLOOKFLOW_CONFIG)")
-	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand(), c.syncCommand(), c.messagesCommand(), c.eventsCommand(), c.recipesCommand())
+	root.AddCommand(c.connectCommand(), c.statusCommand(), c.scopesCommand(), c.pauseCommand(), c.resumeCommand(), c.verifyCommand(), c.rotateCommand(), c.rotateKeysCommand(), c.syncCommand(), c.messagesCommand(), c.eventsCommand(), c.recipesCommand(), c.connectUserCommand(), c.usersCommand())
 	return root
 }
 
@@ -229,6 +229,11 @@ func (c *cli) connectCommand() *cobra.Command {
 			if err := c.printViews([]statusRow{{StatusView: view}}); err != nil {
 				return err
 			}
+			if view.Status == tenant.StatusAwaitingUsers {
+				// A delegated tenant is ready: its users connect next.
+				fmt.Fprintf(c.stderr, "Now sign its users in: starter connect-user --tenant %s --user UPN\n", key)
+				return nil
+			}
 			if view.Status != tenant.StatusConnected {
 				return exitError{code: exitNotConnected}
 			}
@@ -294,6 +299,9 @@ func (c *cli) queryStatus(key string) (tenant.StatusView, error) {
 type statusRow struct {
 	tenant.StatusView
 	Check *checkProgress `json:"Check,omitempty"`
+	// credentialExpiry is read from the configuration (expiry.go); its
+	// fields appear at the top level of --json.
+	credentialExpiry
 }
 
 // tenantRow builds one tenant's row. A tenant whose query goes unanswered
@@ -368,6 +376,7 @@ func (c *cli) statusCommand() *cobra.Command {
 			}
 			missing := 0
 			var rows []statusRow
+			now := time.Now()
 			for _, k := range keys {
 				row, err := c.tenantRow(k)
 				var ee exitError
@@ -377,6 +386,9 @@ func (c *cli) statusCommand() *cobra.Command {
 				case err != nil:
 					return err
 				}
+				if t, cerr := c.tenantConfig(k); cerr == nil {
+					row.credentialExpiry = tenantCredentialExpiry(t, now, config.EnvLookup(c.environ))
+				}
 				rows = append(rows, row)
 			}
 			if asJSON {
@@ -385,6 +397,8 @@ func (c *cli) statusCommand() *cobra.Command {
 				}
 			} else if err := c.printViews(rows); err != nil {
 				return err
+			} else {
+				printCredentialWarnings(c.stdout, rows)
 			}
 			if key != "" && missing > 0 {
 				return exitError{code: exitNotFound}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -14,34 +16,63 @@ import (
 	"github.com/outlookflow/outlookflow/internal/permissions"
 	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
+	"github.com/outlookflow/outlookflow/workflows/user"
 )
 
 // scopesReport is one tenant in `starter scopes`: the minimal permission
-// set its sync features and enabled recipes need, set against its grant
-// (permissions.Compare, the computation the connection's Missing uses).
+// set its sync features and enabled recipes need, in either auth mode side
+// by side, set against its grant (permissions.Compare, the computation the
+// connection's Missing uses): the app's roles for an app-only tenant, each
+// connected user's consent for a delegated one.
 type scopesReport struct {
 	Tenant      string
 	DisplayName string `json:",omitempty"`
 	AuthMode    config.AuthMode
-	// Kind is what Entra calls the permissions: Application (app-only,
-	// token roles) or Delegated (token scopes).
+	// Kind is what Entra calls the permissions its AuthMode uses:
+	// Application (app-only, token roles) or Delegated (token scopes).
 	Kind string
-	// Needed is the minimal set, each with what needs it and, when the
-	// grant is known, the granted permission that satisfies it.
+	// Needed is the minimal set of Kind (Application or Delegated below),
+	// each with what needs it and, when the grant is known, the granted
+	// permission that satisfies it.
 	Needed []permissions.Needed
+	// Application and Delegated are the minimal sets in each auth mode,
+	// whichever the tenant uses: the application permissions of the
+	// features and enabled recipes, and the delegated ones plus User.Read
+	// (sign-in), what each user consents to.
+	Application []permissions.Needed
+	Delegated   []permissions.Needed
+	// ApplicationImpossible and DelegatedImpossible are the enabled
+	// recipes' parts Graph cannot do in that auth mode ("recipe NAME:
+	// PART: why").
+	ApplicationImpossible []string `json:",omitempty"`
+	DelegatedImpossible   []string `json:",omitempty"`
 	// Recipes are the tenant's loaded recipes, whether each counts and
 	// the minimal set each needs alone.
 	Recipes []scopesRecipe `json:",omitempty"`
 	// GrantKnown says whether Granted, Lacking and Beyond mean anything;
-	// GrantUnknown says why not.
+	// GrantUnknown says why not. They are the app's grant (token roles):
+	// a delegated tenant's grant is each user's (Users).
 	GrantKnown   bool
 	GrantUnknown string               `json:",omitempty"`
 	Granted      []string             `json:",omitempty"`
 	Lacking      []string             `json:",omitempty"`
 	Beyond       []permissions.Excess `json:",omitempty"`
+	// Users are a delegated tenant's connected users, each one's consent
+	// set against Delegated; UsersKnown says whether the list means
+	// anything (Temporal answered), UsersUnknown why not.
+	Users        []scopesUser `json:",omitempty"`
+	UsersKnown   bool         `json:",omitempty"`
+	UsersUnknown string       `json:",omitempty"`
 	// AdminConsentURL is where the tenant's administrator consents to the
 	// permissions configured on the app registration.
 	AdminConsentURL string
+	// UserConsentURL asks one user's consent to UserConsentScopes (the
+	// Delegated set as full URIs of the cloud's Graph resource, plus
+	// openid profile offline_access), on the configured redirect URL:
+	// for delegated tenants, and app-only ones with a redirect URL.
+	// `starter connect-user` is what connects a user (PKCE and state).
+	UserConsentURL    string   `json:",omitempty"`
+	UserConsentScopes []string `json:",omitempty"`
 	// Notes are caveats the counts rest on (the store's switches unread).
 	Notes []string `json:",omitempty"`
 }
@@ -52,8 +83,25 @@ type scopesRecipe struct {
 	Enabled bool
 	// EnabledBy is what decides Enabled: "its file" or "an operator's
 	// switch".
-	EnabledBy   string
+	EnabledBy string
+	// Permissions is the minimal set the recipe needs in the tenant's
+	// auth mode; Application and Delegated in each.
 	Permissions []string
+	Application []string `json:",omitempty"`
+	Delegated   []string `json:",omitempty"`
+}
+
+// scopesUser is one connected user of a delegated tenant: their consented
+// scopes against the tenant's Delegated set.
+type scopesUser struct {
+	Username string `json:",omitempty"`
+	ObjectID string
+	Status   user.Status
+	Scopes   []string `json:",omitempty"`
+	// Lacking are the Delegated permissions the user's consent does not
+	// satisfy; Beyond what they consented to beyond need.
+	Lacking []string             `json:",omitempty"`
+	Beyond  []permissions.Excess `json:",omitempty"`
 }
 
 // scopesCommand tells a tenant admin exactly which Graph permissions to
@@ -153,23 +201,48 @@ func (c *cli) scopesOf(t config.Tenant, recipes []*recipe.Recipe, st store.Store
 			return rep, err
 		}
 	}
-	needs := permissions.FeatureNeeds(t.Features, delegated)
+	// Both modes' needs: the application permissions of the features, and
+	// what a delegated user consents to (User.Read for sign-in and the
+	// features' delegated scopes, as `starter connect-user` asks).
+	appNeeds := permissions.FeatureNeeds(t.Features, false)
+	delNeeds := app.DelegatedNeeds(t)
 	for _, r := range recipes {
 		sr := scopesRecipe{Name: r.Name, Enabled: app.RecipeEnabled(r, switches), EnabledBy: "its file"}
 		if _, ok := switches[r.Name]; ok {
 			sr.EnabledBy = "an operator's switch"
 		}
-		own := app.NeedsOf(r, delegated)
-		for _, n := range permissions.Minimal(own) {
-			sr.Permissions = append(sr.Permissions, n.Permission)
+		ownApp, ownDel := app.NeedsOf(r, false), app.NeedsOf(r, true)
+		sr.Application, sr.Delegated = permissionNames(ownApp), permissionNames(ownDel)
+		sr.Permissions = sr.Application
+		if delegated {
+			sr.Permissions = sr.Delegated
 		}
 		if sr.Enabled {
-			needs = append(needs, own...)
+			appNeeds = append(appNeeds, ownApp...)
+			delNeeds = append(delNeeds, ownDel...)
+			rep.ApplicationImpossible = append(rep.ApplicationImpossible, impossibleParts(r, false)...)
+			rep.DelegatedImpossible = append(rep.DelegatedImpossible, impossibleParts(r, true)...)
 		}
 		rep.Recipes = append(rep.Recipes, sr)
 	}
+	rep.Application, rep.Delegated = permissions.Minimal(appNeeds), permissions.Minimal(delNeeds)
+	if delegated || t.Delegated.RedirectURL != "" {
+		rep.UserConsentScopes = permissions.UserConsentScopes(permissions.GraphResource(c.cfg.Cloud.GraphScope), permissionNames(delNeeds))
+		if t.Delegated.RedirectURL != "" {
+			rep.UserConsentURL = permissions.UserConsentURL(c.cfg.Cloud.AuthorityHost, t.TenantID, t.ClientID, t.Delegated.RedirectURL, rep.UserConsentScopes)
+		} else {
+			rep.Notes = append(rep.Notes, "no per-user consent URL: tenants[].delegated.redirectURL is not set (nor derivable from a loopback http.listen)")
+		}
+	}
+	if delegated {
+		// The grant is each user's consent, not the app's roles.
+		rep.Needed = permissions.Minimal(delNeeds)
+		rep.GrantUnknown = "a delegated tenant's grant is each user's consent (Users)"
+		c.usersOf(&rep, t.Key, delNeeds, grantUnknown)
+		return rep, nil
+	}
 	granted, why := c.grantOf(t.Key, grantUnknown)
-	cmp := permissions.Compare(needs, granted)
+	cmp := permissions.Compare(appNeeds, granted)
 	rep.Needed = cmp.Needed
 	if why != "" {
 		rep.GrantUnknown = why
@@ -180,6 +253,53 @@ func (c *cli) scopesOf(t config.Tenant, recipes []*recipe.Recipe, st store.Store
 	}
 	rep.GrantKnown, rep.Granted, rep.Lacking, rep.Beyond = true, granted, cmp.Lacking, cmp.Beyond
 	return rep, nil
+}
+
+// usersOf sets each connected user's consent against the delegated needs,
+// or says in the notes why it cannot.
+func (c *cli) usersOf(rep *scopesReport, key string, needs []permissions.Need, unknown string) {
+	if unknown != "" {
+		rep.UsersUnknown = unknown
+		rep.Notes = append(rep.Notes, "users' consent unknown: "+unknown)
+		return
+	}
+	views, err := c.userViews(key)
+	if err != nil {
+		rep.UsersUnknown = "Temporal did not list the tenant's users (" + firstLine(err.Error()) + ")"
+		rep.Notes = append(rep.Notes, "users' consent unknown: "+rep.UsersUnknown)
+		return
+	}
+	rep.UsersKnown = true
+	if len(views) == 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no user has connected yet, so no consent to compare (`starter connect-user --tenant %s --user UPN`)", key))
+		return
+	}
+	sort.Slice(views, func(i, j int) bool { return views[i].Username+views[i].ObjectID < views[j].Username+views[j].ObjectID })
+	for _, v := range views {
+		cmp := permissions.Compare(needs, v.Scopes)
+		rep.Users = append(rep.Users, scopesUser{Username: v.Username, ObjectID: v.ObjectID, Status: v.Status,
+			Scopes: v.Scopes, Lacking: cmp.Lacking, Beyond: cmp.Beyond})
+	}
+}
+
+// permissionNames is the minimal set of needs, by name.
+func permissionNames(needs []permissions.Need) []string {
+	var out []string
+	for _, n := range permissions.Minimal(needs) {
+		out = append(out, n.Permission)
+	}
+	return out
+}
+
+// impossibleParts are r's parts Graph cannot do in the auth mode.
+func impossibleParts(r *recipe.Recipe, delegatedAuth bool) []string {
+	var out []string
+	for _, n := range recipe.Needs(r, delegatedAuth) {
+		if n.Unsupported != "" {
+			out = append(out, "recipe "+r.Name+": "+n.By+": "+n.Unsupported)
+		}
+	}
+	return out
 }
 
 // grantOf is the tenant's grant as its connection workflow last verified
@@ -201,9 +321,10 @@ func (c *cli) grantOf(key, unknown string) ([]string, string) {
 	return view.Granted, ""
 }
 
-// printScopes prints one block per tenant: the needed permissions with
-// their state and what needs them, then what the grant holds beyond need,
-// then the consent URL.
+// printScopes prints one block per tenant: the application and delegated
+// minimal sets side by side (the one the tenant uses marked *, with its
+// grant state) and what needs them, then what the grant lacks and holds
+// beyond need (the app's, or each user's), then the consent URLs.
 func printScopes(w io.Writer, reports []scopesReport) error {
 	for i, rep := range reports {
 		if i > 0 {
@@ -213,23 +334,12 @@ func printScopes(w io.Writer, reports []scopesReport) error {
 		if rep.DisplayName != "" {
 			name += " (" + rep.DisplayName + ")"
 		}
-		fmt.Fprintf(w, "Tenant %s: %s auth, so %s permissions.\n", name, rep.AuthMode, rep.Kind)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PERMISSION\tGRANT\tNEEDED BY")
-		for _, n := range rep.Needed {
-			state := "?"
-			switch {
-			case !rep.GrantKnown:
-			case n.GrantedAs == "":
-				state = "LACKING"
-			case n.GrantedAs == n.Permission:
-				state = "granted"
-			default:
-				state = "granted as " + n.GrantedAs
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Permission, state, neededBy(n.By))
+		other := "Delegated"
+		if rep.Kind == "Delegated" {
+			other = "Application"
 		}
-		if err := tw.Flush(); err != nil {
+		fmt.Fprintf(w, "Tenant %s: %s auth, so %s permissions (marked *; %s beside them).\n", name, rep.AuthMode, rep.Kind, other)
+		if err := printScopesTable(w, rep); err != nil {
 			return err
 		}
 		var recipes []string
@@ -243,30 +353,200 @@ func printScopes(w io.Writer, reports []scopesReport) error {
 		if len(recipes) > 0 {
 			fmt.Fprintf(w, "Recipes: %s.\n", strings.Join(recipes, ", "))
 		}
-		switch {
-		case !rep.GrantKnown:
-			fmt.Fprintf(w, "Grant: unknown: %s.\n", rep.GrantUnknown)
-		case len(rep.Lacking) > 0:
-			fmt.Fprintf(w, "Lacking: %s. Add them to the app registration's API permissions (%s), then consent.\n", strings.Join(rep.Lacking, ", "), rep.Kind)
-		default:
-			fmt.Fprintln(w, "Lacking: nothing.")
+		for _, p := range rep.ApplicationImpossible {
+			fmt.Fprintf(w, "Not possible with Application permissions: %s.\n", p)
 		}
-		if len(rep.Beyond) > 0 {
-			fmt.Fprintln(w, "Granted beyond need (remove them from the app registration, then consent again):")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			for _, e := range rep.Beyond {
-				fmt.Fprintf(tw, "  %s\t%s\n", e.Permission, e.Reason)
-			}
-			if err := tw.Flush(); err != nil {
+		for _, p := range rep.DelegatedImpossible {
+			fmt.Fprintf(w, "Not possible with Delegated permissions: %s.\n", p)
+		}
+		if rep.Kind == "Delegated" {
+			if err := printScopesUsers(w, rep); err != nil {
 				return err
+			}
+		} else {
+			switch {
+			case !rep.GrantKnown:
+				fmt.Fprintf(w, "Grant: unknown: %s.\n", rep.GrantUnknown)
+			case len(rep.Lacking) > 0:
+				fmt.Fprintf(w, "Lacking: %s. Add them to the app registration's API permissions (%s), then consent.\n", strings.Join(rep.Lacking, ", "), rep.Kind)
+			default:
+				fmt.Fprintln(w, "Lacking: nothing.")
+			}
+			if len(rep.Beyond) > 0 {
+				fmt.Fprintln(w, "Granted beyond need (remove them from the app registration, then consent again):")
+				if err := printExcess(w, "  ", rep.Beyond); err != nil {
+					return err
+				}
 			}
 		}
 		for _, n := range rep.Notes {
 			fmt.Fprintf(w, "Note: %s.\n", n)
 		}
 		fmt.Fprintf(w, "Admin consent: %s\n", rep.AdminConsentURL)
+		if rep.UserConsentURL != "" {
+			fmt.Fprintf(w, "User consent: %s\n", rep.UserConsentURL)
+			fmt.Fprintln(w, "  (asks one user's consent to exactly the Delegated set plus openid profile offline_access, for")
+			fmt.Fprintln(w, "  an admin to review or grant it on the user's behalf; `starter connect-user` is what connects")
+			fmt.Fprintln(w, "  a user: it adds PKCE and state and keeps their token)")
+		}
 	}
 	return nil
+}
+
+// printScopesTable prints the two minimal sets side by side, a row per
+// permission of the mode in use paired with the other mode's permission
+// for the same needs, and the grant state of the one in use.
+func printScopesTable(w io.Writer, rep scopesReport) error {
+	delegated := rep.Kind == "Delegated"
+	inUse, other := rep.Application, rep.Delegated
+	if delegated {
+		inUse, other = rep.Delegated, rep.Application
+	}
+	state := map[string]string{} // the in-use permission's GRANT cell
+	for _, n := range rep.Needed {
+		state[n.Permission] = grantState(rep, n)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if delegated {
+		fmt.Fprintln(tw, "PERMISSION(APPLICATION)\tPERMISSION(DELEGATED)*\tGRANT\tNEEDED BY")
+	} else {
+		fmt.Fprintln(tw, "PERMISSION(APPLICATION)*\tGRANT\tPERMISSION(DELEGATED)\tNEEDED BY")
+	}
+	otherName := "delegated"
+	if delegated {
+		otherName = "application"
+	}
+	for _, row := range pairNeeded(inUse, other) {
+		use, alt, by := "-", "-", ""
+		cell := "-"
+		switch {
+		case row.inUse != nil && row.other != nil:
+			use, alt = row.inUse.Permission, row.other.Permission
+			by = neededBy(row.inUse.By)
+			if extra := without(row.other.By, row.inUse.By); len(extra) > 0 {
+				by += "; " + otherName + " also: " + neededBy(extra)
+			}
+		case row.inUse != nil:
+			use, by = row.inUse.Permission, neededBy(row.inUse.By)
+		default:
+			alt, by = row.other.Permission, neededBy(row.other.By)
+		}
+		if row.inUse != nil {
+			cell = state[row.inUse.Permission]
+		}
+		if delegated {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", alt, use, cell, by)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", use, cell, alt, by)
+		}
+	}
+	return tw.Flush()
+}
+
+// grantState is the GRANT cell of a needed permission in use: the app's
+// grant, or for a delegated tenant how many connected users consented.
+func grantState(rep scopesReport, n permissions.Needed) string {
+	if rep.Kind == "Delegated" {
+		if !rep.UsersKnown || len(rep.Users) == 0 {
+			return "?"
+		}
+		ok := 0
+		for _, u := range rep.Users {
+			if !slices.Contains(u.Lacking, n.Permission) {
+				ok++
+			}
+		}
+		return fmt.Sprintf("%d/%d users", ok, len(rep.Users))
+	}
+	switch {
+	case !rep.GrantKnown:
+		return "?"
+	case n.GrantedAs == "":
+		return "LACKING"
+	case n.GrantedAs == n.Permission:
+		return "granted"
+	default:
+		return "granted as " + n.GrantedAs
+	}
+}
+
+// printScopesUsers prints each connected user's consent against the
+// Delegated set.
+func printScopesUsers(w io.Writer, rep scopesReport) error {
+	if !rep.UsersKnown || len(rep.Users) == 0 {
+		return nil // the notes say why
+	}
+	fmt.Fprintln(w, "Users (each one's consent is their grant, set against the Delegated set):")
+	for _, u := range rep.Users {
+		lacking := "lacking nothing"
+		if len(u.Lacking) > 0 {
+			lacking = "LACKING " + strings.Join(u.Lacking, ", ") + " (they sign in again with `starter connect-user` and consent)"
+		}
+		fmt.Fprintf(w, "  %s (%s): %s.\n", dash(u.Username), u.Status, lacking)
+		if len(u.Beyond) > 0 {
+			fmt.Fprintln(w, "    Consented beyond need (an admin can revoke the user's grant; they consent again to less):")
+			if err := printExcess(w, "      ", u.Beyond); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// printExcess lists permissions beyond need with their reasons, indented.
+func printExcess(w io.Writer, indent string, beyond []permissions.Excess) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range beyond {
+		fmt.Fprintf(tw, "%s%s\t%s\n", indent, e.Permission, e.Reason)
+	}
+	return tw.Flush()
+}
+
+// neededRow is one row of the side-by-side table.
+type neededRow struct{ inUse, other *permissions.Needed }
+
+// pairNeeded pairs each permission in use with the other mode's permission
+// that serves most of the same needs (User.Read.All with
+// User.ReadBasic.All, both for feature directory); what finds no partner
+// gets a row of its own. Rows follow inUse's order, the unpaired others
+// after them.
+func pairNeeded(inUse, other []permissions.Needed) []neededRow {
+	taken := make([]bool, len(other))
+	var rows []neededRow
+	for i := range inUse {
+		best, most := -1, 0
+		for j := range other {
+			if taken[j] {
+				continue
+			}
+			if n := len(other[j].By) - len(without(other[j].By, inUse[i].By)); n > most {
+				best, most = j, n
+			}
+		}
+		row := neededRow{inUse: &inUse[i]}
+		if best >= 0 {
+			taken[best] = true
+			row.other = &other[best]
+		}
+		rows = append(rows, row)
+	}
+	for j := range other {
+		if !taken[j] {
+			rows = append(rows, neededRow{other: &other[j]})
+		}
+	}
+	return rows
+}
+
+// without is list without the entries in drop.
+func without(list, drop []string) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(drop, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // neededBy joins what needs a permission, one recipe's parts together:

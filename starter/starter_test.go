@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/outlookflow/outlookflow/config"
@@ -24,6 +26,7 @@ import (
 	"github.com/outlookflow/outlookflow/internal/testenv"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
+	"github.com/outlookflow/outlookflow/workflows/user"
 )
 
 var temporalServer *testenv.Temporal
@@ -67,6 +70,13 @@ func worldWithFeatures(t *testing.T, features string) (string, *graphsim.Server)
 // (YAML), which the worker reads too (recipes.dir).
 func worldWithConfig(t *testing.T, features, extra string) (string, *graphsim.Server) {
 	t.Helper()
+	return worldWith(t, features, "", extra)
+}
+
+// worldWith is worldWithConfig with extra YAML lines for the demo tenant
+// (indented as its keys), e.g. "authMode: delegated".
+func worldWith(t *testing.T, features, tenantExtra, extra string) (string, *graphsim.Server) {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +111,7 @@ tenants:
     secret: {file: %s}
     features: %s
     verifyInterval: 1h
+%s
   - key: unstarted
     tenantID: %s
     clientID: %s
@@ -115,7 +126,7 @@ credentials:
 store:
   path: %s
 %s`, temporalServer.HostPort, tq, sim.AuthorityHost(), sim.GraphBaseURL(), sim.Hostname(), sim.CAFile(),
-		creds.TenantID, creds.ClientID, secretFile, features, creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"), extra)
+		creds.TenantID, creds.ClientID, secretFile, features, indent(tenantExtra, "    "), creds.TenantID, creds.ClientID, secretFile, keyFile, filepath.Join(dir, "credentials"), filepath.Join(dir, "outlookflow.db"), extra)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	mustWrite(t, cfgPath, yaml)
 
@@ -141,6 +152,7 @@ store:
 	}
 	t.Cleanup(func() {
 		_ = c.TerminateWorkflow(context.Background(), tenant.WorkflowID("demo"), "", "test finished")
+		endUserConnections(c, "demo")
 		w.Stop()
 	})
 	return cfgPath, sim
@@ -617,5 +629,31 @@ func TestRecipesValidateNamesEveryProblemByPositionAndChecksTheGrant(t *testing.
 	if r.code != exitOK || !strings.Contains(r.stdout, "forward-boss") || strings.Contains(r.stdout, "file-it") ||
 		!strings.Contains(r.stdout, "Mail.Send") || !strings.Contains(r.stderr, "2 problem(s)") {
 		t.Fatalf("list --grants: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// endUserConnections terminates a tenant's running user connections: the
+// tests share one server and the tenant key, so a later test must not find
+// an earlier one's users.
+func endUserConnections(c client.Client, tenantKey string) {
+	q := fmt.Sprintf("WorkflowType = '%s' AND OutlookflowTenant = '%s' AND ExecutionStatus = 'Running'", user.ConnectionWorkflowName, tenantKey)
+	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+	if err != nil {
+		return
+	}
+	for _, e := range resp.Executions {
+		_ = c.TerminateWorkflow(context.Background(), e.Execution.WorkflowId, e.Execution.RunId, "test finished")
 	}
 }

@@ -13,6 +13,9 @@
 // outputs, trigger-matching decisions, operators' recipe switches and the
 // runs waiting for a reply.
 //
+// And it keeps sealed secrets (SealedSecret): bytes sealed above it, by
+// kind, tenant and subject, for rotation to find and re-seal.
+//
 // Two drivers share one implementation over database/sql: SQLite (pure Go,
 // the embedded default) and PostgreSQL (production). Both pass the
 // conformance suite in store/storetest unchanged.
@@ -180,6 +183,35 @@ type Store interface {
 	LeaseMailbox(ctx context.Context, tenant, mailbox, holder string, ttl time.Duration) (ok bool, err error)
 	// ReleaseMailbox ends holder's lease (another holder's is left alone).
 	ReleaseMailbox(ctx context.Context, tenant, mailbox, holder string) error
+
+	// PutSealedSecret saves (or replaces) a sealed secret; a zero UpdatedAt
+	// is the store's clock. The bytes are sealed above the store
+	// (internal/credentials.SecretStore); the store never sees plaintext.
+	PutSealedSecret(ctx context.Context, secret SealedSecret) error
+	// SealedSecret returns a sealed secret; found is false if none is
+	// stored under key.
+	SealedSecret(ctx context.Context, key SecretKey) (secret SealedSecret, found bool, err error)
+	// DeleteSealedSecret removes a sealed secret; an unknown key is fine.
+	DeleteSealedSecret(ctx context.Context, key SecretKey) error
+	// DeleteSealedSecretsBefore removes the secrets of one kind whose
+	// UpdatedAt is strictly before before (a zero before removes none) and
+	// returns how many: the sweep of short-lived kinds such as PKCE
+	// verifiers.
+	DeleteSealedSecretsBefore(ctx context.Context, kind string, before time.Time) (int, error)
+	// SealedSecretKeyIDs counts the sealed secrets by the id of the key
+	// that sealed them (empty map when there are none).
+	SealedSecretKeyIDs(ctx context.Context) (map[string]int, error)
+	// SealedSecretsNotUnder lists up to limit (all if limit <= 0) sealed
+	// secrets whose KeyID is not keyID and whose key is strictly after
+	// after (a zero after starts at the first), ordered by kind, tenant and
+	// subject: pages for rotation, each starting after the last key of the
+	// one before.
+	SealedSecretsNotUnder(ctx context.Context, keyID string, after SecretKey, limit int) ([]SealedSecret, error)
+	// ResealSecret replaces a secret's key id and sealed bytes, only if the
+	// row still holds old.Sealed (so a Put made meanwhile is never
+	// overwritten with an older secret), and keeps its UpdatedAt. ok is
+	// false when the row changed or is gone.
+	ResealSecret(ctx context.Context, old SealedSecret, keyID string, sealed []byte) (ok bool, err error)
 
 	// Close releases the database. The Store must not be used after.
 	Close() error

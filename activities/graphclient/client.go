@@ -101,20 +101,32 @@ func New(c Cloud) (*Client, error) {
 // credential builds an azidentity credential for the cloud. Each credential
 // has its own token cache.
 func (c *Client) credential(creds activities.Credentials) (azcore.TokenCredential, error) {
+	if creds.Token != nil {
+		return creds.Token, nil
+	}
 	if creds.AuthMode == activities.AuthDelegated {
 		return nil, &activities.GraphError{Kind: activities.KindMisconfigured, Message: "delegated authentication is not supported yet; use authMode app-only"}
 	}
+	if creds.UsesCertificate() {
+		return c.certificateCredential(creds)
+	}
 	cred, err := azidentity.NewClientSecretCredential(creds.TenantID, creds.ClientID, creds.ClientSecret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: c.cloud.AuthorityHost},
-			Transport: &http.Client{Transport: c.transport},
-		},
+		ClientOptions:            c.identityClientOptions(),
 		DisableInstanceDiscovery: !c.cloud.PublicMicrosoftCloud,
 	})
 	if err != nil {
 		return nil, &activities.GraphError{Kind: activities.KindMisconfigured, Message: "building credential: " + err.Error()}
 	}
 	return cred, nil
+}
+
+// identityClientOptions point azidentity at the cloud's authority through
+// the shared transport (which trusts the extra CA).
+func (c *Client) identityClientOptions() azcore.ClientOptions {
+	return azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: c.cloud.AuthorityHost},
+		Transport: &http.Client{Transport: c.transport},
+	}
 }
 
 // graphService builds a Graph service client that authenticates with cred.

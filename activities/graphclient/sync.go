@@ -41,21 +41,41 @@ const maxPageSize = 1000
 // token cache every call shares, one request adapter.
 type session struct {
 	tenant  string
+	user    string // a delegated session's signed-in user (object ID)
 	adapter *msgraphsdk.GraphRequestAdapter
 	limits  *mailboxLimits
 }
 
-// sessions caches a session per tenant credential. A rotated secret gets a
-// new key (the secret's hash is part of it), so the old session is simply
-// not used again.
+// root is a mailbox's path in this session: /me for the signed-in user's.
+func (s *session) root(mailbox string) string {
+	return mailboxRoot(activities.Credentials{User: s.user}, mailbox)
+}
+
+// sessions caches a session per tenant credential. A rotated secret or
+// certificate gets a new key (its hash is part of it), so the old session
+// is simply not used again.
 type sessions struct {
 	mu sync.Mutex
 	m  map[string]*session
 }
 
 func (c *Client) session(creds activities.Credentials) (*session, error) {
-	sum := sha256.Sum256([]byte(creds.ClientSecret))
-	key := creds.TenantID + "\x00" + creds.ClientID + "\x00" + hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	h.Write([]byte(creds.ClientSecret))
+	// A replaced certificate file (or its password) is a new session too.
+	h.Write([]byte{0})
+	h.Write(creds.Certificate)
+	h.Write([]byte{0})
+	h.Write([]byte(creds.CertificatePassword))
+	if creds.SendCertificateChain {
+		h.Write([]byte{1})
+	}
+	key := creds.TenantID + "\x00" + creds.ClientID + "\x00" + hex.EncodeToString(h.Sum(nil)[:8])
+	if creds.Token != nil {
+		// A delegated user's session: one per credential the user
+		// directory hands out (it keeps one per user and sign-in).
+		key += fmt.Sprintf("\x00%s\x00%p", creds.User, creds.Token)
+	}
 	c.sessions.mu.Lock()
 	defer c.sessions.mu.Unlock()
 	if s, ok := c.sessions.m[key]; ok {
@@ -72,7 +92,7 @@ func (c *Client) session(creds activities.Credentials) (*session, error) {
 	if c.sessions.m == nil {
 		c.sessions.m = map[string]*session{}
 	}
-	s := &session{tenant: creds.TenantID, adapter: adapter, limits: &c.limits}
+	s := &session{tenant: creds.TenantID, user: creds.User, adapter: adapter, limits: &c.limits}
 	c.sessions.m[key] = s
 	return s, nil
 }
@@ -440,8 +460,8 @@ func (m *graphMessage) domain(mailbox, folderID string) domain.Message {
 // messagesDeltaURL starts a folder's message delta. With bodies, the body
 // is requested too (it needs Mail.Read; metadata alone works with
 // Mail.ReadBasic.All).
-func (c *Client) messagesDeltaURL(mailbox, folderID string, bodies bool) string {
-	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/"+url.PathEscape(folderID)+"/messages/delta", url.Values{"$select": {messageSelect(bodies)}})
+func (c *Client) messagesDeltaURL(root, folderID string, bodies bool) string {
+	return c.graphURL(root+"/mailFolders/"+url.PathEscape(folderID)+"/messages/delta", url.Values{"$select": {messageSelect(bodies)}})
 }
 
 func messageSelect(bodies bool) string {
@@ -469,7 +489,7 @@ func (c *Client) decodeMessages(ctx context.Context, s *session, body []byte, ma
 
 // message fetches one message whole, for a delta item that came partial.
 func (c *Client) message(ctx context.Context, s *session, mailbox, id, sel string) (*graphMessage, error) {
-	body, err := s.getJSON(ctx, mailbox, c.graphURL("/users/"+url.PathEscape(mailbox)+"/messages/"+url.PathEscape(id), url.Values{"$select": {sel}}))
+	body, err := s.getJSON(ctx, mailbox, c.graphURL(s.root(mailbox)+"/messages/"+url.PathEscape(id), url.Values{"$select": {sel}}))
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,8 @@ func (e *graphEvent) domain(mailbox string) domain.Event {
 
 // eventsDeltaURL starts a mailbox's calendarView delta over [from, to);
 // its links carry the window.
-func (c *Client) eventsDeltaURL(mailbox string, from, to time.Time) string {
-	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/calendarView/delta", url.Values{
+func (c *Client) eventsDeltaURL(root string, from, to time.Time) string {
+	return c.graphURL(root+"/calendarView/delta", url.Values{
 		"startDateTime": {from.UTC().Format(time.RFC3339)}, "endDateTime": {to.UTC().Format(time.RFC3339)}})
 }
 

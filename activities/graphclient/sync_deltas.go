@@ -24,13 +24,13 @@ func (c *Client) MailboxDeltas(ctx context.Context, creds activities.Credentials
 		}
 		switch r.Kind {
 		case domain.CursorFolders:
-			urls[i] = c.foldersDeltaURL(mailbox)
+			urls[i] = c.foldersDeltaURL(mailboxRoot(creds, mailbox))
 		case domain.CursorMessages:
-			urls[i] = c.messagesDeltaURL(mailbox, r.Folder, r.Bodies)
+			urls[i] = c.messagesDeltaURL(mailboxRoot(creds, mailbox), r.Folder, r.Bodies)
 		case domain.CursorEvents:
-			urls[i] = c.eventsDeltaURL(mailbox, r.From, r.To)
+			urls[i] = c.eventsDeltaURL(mailboxRoot(creds, mailbox), r.From, r.To)
 		case domain.CursorContacts:
-			urls[i] = c.contactsDeltaURL(mailbox)
+			urls[i] = c.contactsDeltaURL(mailboxRoot(creds, mailbox))
 		default:
 			return nil, fmt.Errorf("graph client: no mailbox delta of kind %q", r.Kind)
 		}

@@ -14,8 +14,8 @@ import (
 // foldersDeltaURL starts a mailbox's mail-folder delta: every folder,
 // child folders at any depth, in the first round; then folders created,
 // changed (renamed, moved, item counts) or deleted (@removed).
-func (c *Client) foldersDeltaURL(mailbox string) string {
-	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/delta", url.Values{"$select": {folderSelect}})
+func (c *Client) foldersDeltaURL(root string) string {
+	return c.graphURL(root+"/mailFolders/delta", url.Values{"$select": {folderSelect}})
 }
 
 func decodeFolders(body []byte, mailbox string) (activities.FoldersDeltaPage, error) {
@@ -49,7 +49,7 @@ func (c *Client) WellKnownFolders(ctx context.Context, creds activities.Credenti
 	what := "well-known folders of mailbox " + mailbox
 	urls := make([]string, len(wellKnownNames))
 	for i, name := range wellKnownNames {
-		urls[i] = c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailFolders/"+name, url.Values{"$select": {"id"}})
+		urls[i] = c.graphURL(mailboxRoot(creds, mailbox)+"/mailFolders/"+name, url.Values{"$select": {"id"}})
 	}
 	answers, err := c.batchGet(ctx, s, mailbox, what, urls)
 	if err != nil {

@@ -47,8 +47,8 @@ func (ct *graphContact) domain(mailbox string) domain.Contact {
 }
 
 // contactsDeltaURL starts the delta of a mailbox's default contact folder.
-func (c *Client) contactsDeltaURL(mailbox string) string {
-	return c.graphURL("/users/"+url.PathEscape(mailbox)+"/contacts/delta", url.Values{"$select": {contactSelect}})
+func (c *Client) contactsDeltaURL(root string) string {
+	return c.graphURL(root+"/contacts/delta", url.Values{"$select": {contactSelect}})
 }
 
 func decodeContacts(body []byte, mailbox string) (activities.ContactsDeltaPage, error) {
@@ -88,7 +88,7 @@ func (c *Client) MailboxSettings(ctx context.Context, creds activities.Credentia
 	if err != nil {
 		return domain.MailboxSettings{}, err
 	}
-	body, err := s.getJSON(ctx, mailbox, c.graphURL("/users/"+url.PathEscape(mailbox)+"/mailboxSettings", url.Values{"$select": {mailboxSettingsSelect}}))
+	body, err := s.getJSON(ctx, mailbox, c.graphURL(mailboxRoot(creds, mailbox)+"/mailboxSettings", url.Values{"$select": {mailboxSettingsSelect}}))
 	if err != nil {
 		return domain.MailboxSettings{}, err
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/reciperun"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
+	"github.com/outlookflow/outlookflow/workflows/user"
 )
 
 // tenantDirectory serves tenant settings from the loaded configuration.
@@ -35,13 +37,14 @@ func (d tenantDirectory) Tenant(key string) (activities.TenantSettings, bool) {
 	return s, ok
 }
 
-// NewTenantDirectory indexes the configured tenants by key. Secrets are not
-// read here: each verification resolves them afresh.
+// NewTenantDirectory indexes the configured tenants by key. Secrets and
+// certificate files are not read here: each verification resolves them
+// afresh.
 func NewTenantDirectory(tenants []config.Tenant) activities.TenantDirectory {
 	d := tenantDirectory{}
 	for _, t := range tenants {
 		ref := t.Secret
-		d[t.Key] = activities.TenantSettings{
+		s := activities.TenantSettings{
 			TenantID: t.TenantID,
 			ClientID: t.ClientID,
 			AuthMode: activities.AuthMode(t.AuthMode),
@@ -52,6 +55,15 @@ func NewTenantDirectory(tenants []config.Tenant) activities.TenantDirectory {
 			CalendarPast:   time.Duration(t.CalendarPastDays) * 24 * time.Hour,
 			CalendarFuture: time.Duration(t.CalendarFutureDays) * 24 * time.Hour,
 		}
+		if cert := t.Certificate; cert.IsSet() {
+			// Read at each check and sync, never earlier: replacing the
+			// file (and `starter rotate`) is the rotation.
+			s.ResolveCertificate = func() ([]byte, string, error) {
+				return config.ReadCertificate(cert, os.LookupEnv)
+			}
+			s.SendCertificateChain = cert.SendCertificateChain
+		}
+		d[t.Key] = s
 	}
 	return d
 }
@@ -99,6 +111,9 @@ type Workers struct {
 	// RecipeActivities are the recipe engine's activities (tests shorten
 	// their HoldRetry before Start).
 	RecipeActivities *activities.Recipes
+	// AuthCallback serves /auth/callback, where users' browsers come back
+	// after signing in (the worker's HTTP server mounts it).
+	AuthCallback http.Handler
 
 	client       client.Client
 	recipes      []*recipe.Recipe
@@ -170,6 +185,15 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		RecipeNeeds: recipeNeeds,
 	}, activity.RegisterOptions{})
 	tw.RegisterActivityWithOptions(&schedules.Activities{Temporal: c}, activity.RegisterOptions{})
+	broker, apps, err := newBroker(cfg, graph, st, ring)
+	if err != nil {
+		return nil, err
+	}
+	tw.RegisterWorkflowWithOptions(user.SignIn, workflow.RegisterOptions{Name: user.SignInWorkflowName})
+	tw.RegisterWorkflowWithOptions(user.Connection, workflow.RegisterOptions{Name: user.ConnectionWorkflowName})
+	tw.RegisterActivityWithOptions(&activities.Delegated{Broker: broker, Apps: apps,
+		Connections: &userConnections{client: c, taskQueue: cfg.Temporal.TaskQueue}}, activity.RegisterOptions{})
+	callback := &authCallback{broker: broker, apps: apps, client: c, log: log}
 
 	valid, diags := LoadRecipes(cfg)
 	for _, d := range diags {
@@ -203,6 +227,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Log:                log,
 		Triggers:           recipes,
 		MailboxParallelism: mailboxesPerActivity,
+		Users:              &delegatedUsers{client: c, broker: broker, apps: apps},
 	}, activity.RegisterOptions{})
 
 	rw := worker.New(c, reciperun.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})
@@ -214,7 +239,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		recipes.EndReplyWait, recipes.RecheckRecipeTrigger, recipes.FireRecipe} {
 		rw.RegisterActivity(fn)
 	}
-	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes,
+	return &Workers{Tenant: tw, Sync: sw, Recipes: rw, Store: st, Book: book, RecipeActivities: recipes, AuthCallback: callback,
 		client: c, recipes: valid, tenants: tenantKeys(cfg), recipesQueue: reciperun.TaskQueue(cfg.Temporal.TaskQueue), log: log}, nil
 }
 
@@ -250,7 +275,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := serveHTTP(cfg.HTTP, ring, log)
+	stopHTTP, err := serveHTTP(cfg.HTTP, ring, w.AuthCallback, log)
 	if err != nil {
 		return err
 	}

@@ -8,15 +8,17 @@
 //
 // The vault is one file per tenant (<dir>/<tenant>.json, mode 0600, directory
 // 0700) holding the last few versions, each sealed with AES-256-GCM under the
-// active key and bound to its tenant and version. Worker and starter must see
-// the same directory (one host, or a shared volume); the store of the sync
-// issue will take this role for multi-host deployments behind the same two
-// calls, Put and Secret.
+// active key (through the Sealer the store's secrets use too) and bound to its
+// tenant and version. Worker and starter must see the same directory (one
+// host, or a shared volume). Reencrypt moves every version to the active key
+// (`starter rotate-keys`).
+//
+// Secrets the worker itself acquires (a user's MSAL token cache, a pending
+// sign-in's PKCE verifier) are kept in the store instead, sealed the same
+// way: see SecretStore.
 package credentials
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +27,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/outlookflow/outlookflow/internal/codec"
@@ -51,9 +55,9 @@ var tenantKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Vault is a directory of sealed tenant secrets.
 type Vault struct {
-	dir  string
-	ring codec.Keyring
-	now  func() time.Time
+	dir    string
+	sealer *Sealer
+	now    func() time.Time
 }
 
 // Open returns the vault in dir, sealing with ring's active key and opening
@@ -62,10 +66,11 @@ func Open(dir string, ring codec.Keyring) (*Vault, error) {
 	if dir == "" {
 		return nil, errors.New("credentials: no directory configured; set credentials.dir")
 	}
-	if _, ok := ring.Keys[ring.ActiveID]; !ok {
-		return nil, fmt.Errorf("credentials: the active key %q is not in the keyring; set encryption.activeKeyID to a configured key", ring.ActiveID)
+	sealer, err := NewSealer(ring)
+	if err != nil {
+		return nil, err
 	}
-	return &Vault{dir: dir, ring: ring, now: time.Now}, nil
+	return &Vault{dir: dir, sealer: sealer, now: time.Now}, nil
 }
 
 // Dir is the vault's directory, for messages.
@@ -99,20 +104,16 @@ func (v *Vault) Put(tenant, secret string) (string, error) {
 		return "", err
 	}
 	version := hex.EncodeToString(raw)
-	aead, err := v.aead(v.ring.ActiveID)
+	sealed, err := v.sealer.Seal([]byte(secret), additionalData(tenant, version))
 	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
 	entry := sealedSecret{
 		Version:   version,
 		CreatedAt: v.now().UTC(),
-		KeyID:     v.ring.ActiveID,
-		Nonce:     nonce,
-		Sealed:    aead.Seal(nil, nonce, []byte(secret), additionalData(tenant, version)),
+		KeyID:     sealed.KeyID,
+		Nonce:     sealed.Nonce,
+		Sealed:    sealed.Ciphertext,
 	}
 	f, err := v.read(tenant)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -142,11 +143,11 @@ func (v *Vault) Secret(tenant, version string) (string, error) {
 		if e.Version != version {
 			continue
 		}
-		aead, err := v.aead(e.KeyID)
-		if err != nil {
+		plain, err := v.sealer.Open(e.sealed(), additionalData(tenant, version))
+		var unknown *UnknownKeyError
+		if errors.As(err, &unknown) {
 			return "", err
 		}
-		plain, err := aead.Open(nil, e.Nonce, e.Sealed, additionalData(tenant, version))
 		if err != nil {
 			return "", fmt.Errorf("credentials: version %s of tenant %q does not decrypt with key %q (tampered, or sealed with another key of the same id)", version, tenant, e.KeyID)
 		}
@@ -161,16 +162,111 @@ func additionalData(tenant, version string) []byte {
 	return []byte("outlookflow-credential-v1\x00" + tenant + "\x00" + version)
 }
 
-func (v *Vault) aead(keyID string) (cipher.AEAD, error) {
-	key, ok := v.ring.Keys[keyID]
-	if !ok {
-		return nil, fmt.Errorf("credentials: sealed with key %q, which is not in encryption.keys; add it back (keys decrypt until removed)", keyID)
-	}
-	block, err := aes.NewCipher(key)
+func (e sealedSecret) sealed() Sealed {
+	return Sealed{KeyID: e.KeyID, Nonce: e.Nonce, Ciphertext: e.Sealed}
+}
+
+// VaultRotation is what Vault.Reencrypt did.
+type VaultRotation struct {
+	// Files is how many tenant files the vault holds; Rewritten how many
+	// of them it wrote.
+	Files, Rewritten int
+	// Reencrypted counts versions moved to the active key; Current those
+	// that were under it already.
+	Reencrypted, Current int
+}
+
+// Reencrypt seals every version of every tenant file under the active key,
+// rewriting (atomically) the files that had older ones; running it again
+// changes nothing. It first reads every file and refuses, changing nothing,
+// when a version's key is not configured (an *UnknownKeyError) or a file
+// cannot be read. A missing directory is an empty vault.
+func (v *Vault) Reencrypt() (VaultRotation, error) {
+	var r VaultRotation
+	tenants, err := v.tenants()
 	if err != nil {
-		return nil, fmt.Errorf("credentials: key %q: %w", keyID, err)
+		return r, err
 	}
-	return cipher.NewGCM(block)
+	r.Files = len(tenants)
+	for _, tenant := range tenants {
+		f, err := v.read(tenant)
+		if err != nil {
+			return r, err
+		}
+		for _, e := range f.Versions {
+			if !v.sealer.HasKey(e.KeyID) {
+				return r, fmt.Errorf("%s, version %s: %w", v.path(tenant), e.Version, &UnknownKeyError{KeyID: e.KeyID, Known: v.sealer.knownIDs()})
+			}
+		}
+	}
+	for _, tenant := range tenants {
+		f, err := v.read(tenant)
+		if err != nil {
+			return r, err
+		}
+		changed := false
+		for i, e := range f.Versions {
+			out, resealed, err := v.sealer.Reseal(e.sealed(), additionalData(tenant, e.Version))
+			if err != nil {
+				return r, fmt.Errorf("%s, version %s: %w", v.path(tenant), e.Version, err)
+			}
+			if !resealed {
+				r.Current++
+				continue
+			}
+			f.Versions[i].KeyID, f.Versions[i].Nonce, f.Versions[i].Sealed = out.KeyID, out.Nonce, out.Ciphertext
+			r.Reencrypted++
+			changed = true
+		}
+		if !changed {
+			continue
+		}
+		if err := v.write(tenant, f); err != nil {
+			return r, err
+		}
+		r.Rewritten++
+	}
+	return r, nil
+}
+
+// KeyIDs counts the versions in the vault by the id of the key that sealed
+// them (empty when the vault is).
+func (v *Vault) KeyIDs() (map[string]int, error) {
+	tenants, err := v.tenants()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, tenant := range tenants {
+		f, err := v.read(tenant)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range f.Versions {
+			out[e.KeyID]++
+		}
+	}
+	return out, nil
+}
+
+// tenants lists the tenants that have a file in the vault, in order.
+func (v *Vault) tenants() ([]string, error) {
+	entries, err := os.ReadDir(v.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		tenant, ok := strings.CutSuffix(e.Name(), ".json")
+		if ok && e.Type().IsRegular() && tenantKeyPattern.MatchString(tenant) {
+			out = append(out, tenant)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 func (v *Vault) path(tenant string) string { return filepath.Join(v.dir, tenant+".json") }

@@ -137,3 +137,122 @@ func TestOpenRefusesAMissingDirectoryOrActiveKey(t *testing.T) {
 		t.Fatalf("missing active key: %v", err)
 	}
 }
+
+// legacyKey is the key testdata/legacy-vault was sealed with, by the vault
+// as it was before it used the Sealer: bytes 0 to 31.
+func legacyKey() []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(i)
+	}
+	return k
+}
+
+// copyLegacyVault copies testdata/legacy-vault to a temp folder.
+func copyLegacyVault(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "vault")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "legacy-vault", "contoso.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "contoso.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const (
+	legacyVersion = "9e39a206c7af305b"
+	legacySecret  = "legacy-client-secret-value"
+)
+
+func TestFilesSealedBeforeTheSealerStillOpen(t *testing.T) {
+	dir := copyLegacyVault(t)
+	v := open(t, dir, codec.Keyring{ActiveID: "legacy-k1", Keys: map[string][]byte{"legacy-k1": legacyKey()}})
+	got, err := v.Secret("contoso", legacyVersion)
+	if err != nil || got != legacySecret {
+		t.Fatalf("the legacy file's secret: %q, %v; want %q", got, err, legacySecret)
+	}
+	// And a file written now is still the same JSON shape.
+	version, err := v.Put("contoso", "new-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "contoso.json"))
+	var f file
+	if err := json.Unmarshal(raw, &f); err != nil || len(f.Versions) != 2 || f.Versions[0].Version != version || f.Versions[0].KeyID != "legacy-k1" || len(f.Versions[0].Nonce) != 12 {
+		t.Fatalf("the file after a Put: %s (err %v)", raw, err)
+	}
+}
+
+func TestReencryptMovesEveryVersionToTheActiveKeyOnce(t *testing.T) {
+	dir := copyLegacyVault(t)
+	k2 := key(t)
+	rotated := open(t, dir, codec.Keyring{ActiveID: "k2", Keys: map[string][]byte{"legacy-k1": legacyKey(), "k2": k2}})
+	newer, err := rotated.Put("contoso", "under-k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fabrikam, err := open(t, dir, codec.Keyring{ActiveID: "legacy-k1", Keys: map[string][]byte{"legacy-k1": legacyKey()}}).Put("fabrikam", "fab-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rotated.Reencrypt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (VaultRotation{Files: 2, Rewritten: 2, Reencrypted: 2, Current: 1}); r != want {
+		t.Errorf("Reencrypt = %+v, want %+v", r, want)
+	}
+	for _, name := range []string{"contoso.json", "fabrikam.json"} {
+		raw, _ := os.ReadFile(filepath.Join(dir, name))
+		if bytes.Contains(raw, []byte("legacy-k1")) {
+			t.Errorf("%s still names legacy-k1 after re-encryption:\n%s", name, raw)
+		}
+	}
+	// Only k2 now: everything opens.
+	onlyK2 := open(t, dir, codec.Keyring{ActiveID: "k2", Keys: map[string][]byte{"k2": k2}})
+	for _, c := range []struct{ tenant, version, want string }{
+		{"contoso", legacyVersion, legacySecret}, {"contoso", newer, "under-k2"}, {"fabrikam", fabrikam, "fab-secret"},
+	} {
+		if got, err := onlyK2.Secret(c.tenant, c.version); err != nil || got != c.want {
+			t.Errorf("%s %s under k2 alone: %q, %v", c.tenant, c.version, got, err)
+		}
+	}
+	again, err := onlyK2.Reencrypt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (VaultRotation{Files: 2, Current: 3}); again != want {
+		t.Errorf("a second Reencrypt = %+v, want %+v (nothing to do)", again, want)
+	}
+}
+
+func TestReencryptRefusesAnUnconfiguredKeyAndChangesNothing(t *testing.T) {
+	dir := copyLegacyVault(t)
+	k2 := key(t)
+	// acme sorts before contoso, whose key is the missing one, and needs
+	// re-encrypting: it must not be rewritten before the refusal.
+	if _, err := open(t, dir, codec.Keyring{ActiveID: "k2", Keys: map[string][]byte{"k2": k2}}).Put("acme", "x"); err != nil {
+		t.Fatal(err)
+	}
+	k3 := key(t)
+	v := open(t, dir, codec.Keyring{ActiveID: "k3", Keys: map[string][]byte{"k2": k2, "k3": k3}})
+	before, _ := os.ReadFile(filepath.Join(dir, "acme.json"))
+	_, err := v.Reencrypt()
+	var unknown *UnknownKeyError
+	if !errors.As(err, &unknown) || unknown.KeyID != "legacy-k1" || !strings.Contains(err.Error(), "encryption.keys") {
+		t.Fatalf("err %v, want an *UnknownKeyError naming legacy-k1 and encryption.keys", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "acme.json"))
+	if !bytes.Equal(before, after) {
+		t.Error("a refused Reencrypt rewrote acme.json")
+	}
+	if r, err := open(t, filepath.Join(t.TempDir(), "none"), codec.Keyring{ActiveID: "k2", Keys: map[string][]byte{"k2": k2}}).Reencrypt(); err != nil || r != (VaultRotation{}) {
+		t.Errorf("a vault that was never written: %+v, %v; want nothing, no error", r, err)
+	}
+}

@@ -3,7 +3,8 @@
 // committing together or not at all, tenant isolation, attendees replaced
 // rather than duplicated, migrations that can run twice and at once, and
 // the recipe engine's state: the trigger outbox written with its page,
-// reads by ID, runs, decisions, switches and reply waits.
+// reads by ID, runs, decisions, switches and reply waits; and sealed
+// secrets, their sweep and their re-sealing for key rotation.
 package storetest
 
 import (
@@ -59,6 +60,9 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"RecipeSwitchesOverridePerTenant", testRecipeSwitches},
 		{"ReplyWaitsAreFoundByConversation", testReplyWaits},
 		{"MailboxLeasesHaveOneHolderRenewAndExpire", testMailboxLeases},
+		{"SealedSecretsRoundTripReplaceAndDelete", testSealedSecretsRoundTrip},
+		{"SealedSecretsSweepByKindAndAge", testSealedSecretsSweep},
+		{"SealedSecretsPageForRotationAndResealOnlyUnchangedRows", testSealedSecretsRotation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

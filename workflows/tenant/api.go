@@ -33,6 +33,10 @@ const (
 	// tenant's enabled recipes need. The worker sends it after loading its
 	// recipes; each check also brings the current needs.
 	SignalRecipeNeeds = "recipe-needs"
+	// SignalUserStatus (UserStatusSignal) tells a delegated tenant's
+	// connection that one of its users' status changed; the tenant's
+	// status summarises its users.
+	SignalUserStatus = "user-status"
 )
 
 // Search attributes let operators filter tenant workflows in the Web UI, e.g.
@@ -61,6 +65,12 @@ const (
 	StatusUnreachable        Status = "Unreachable"        // Graph or the identity platform kept failing transiently
 	StatusMisconfigured      Status = "Misconfigured"      // our side: tenant missing from the worker's config, secret unreadable
 	StatusPaused             Status = "Paused"             // an operator paused the tenant
+	// StatusAwaitingUsers: a delegated tenant none of whose users is
+	// connected yet (`starter connect-user`).
+	StatusAwaitingUsers Status = "AwaitingUsers"
+	// StatusUsersNeedAttention: a delegated tenant none of whose users is
+	// connected any more (each must sign in again or consent to more).
+	StatusUsersNeedAttention Status = "UsersNeedAttention"
 )
 
 // Input starts (or continues) a tenant-connection workflow.
@@ -110,6 +120,15 @@ type State struct {
 	// worker last said: compared with the grant beside the features'
 	// needs, so Missing names what a recipe lacks.
 	RecipeNeeds []permissions.Need `json:",omitempty"`
+	// Users are a delegated tenant's users by object ID, as their
+	// connections last said.
+	Users map[string]UserSummary `json:",omitempty"`
+}
+
+// UserSummary is one delegated user's status in the tenant's summary.
+type UserSummary struct {
+	Status string
+	Code   string `json:",omitempty"`
 }
 
 // ScheduleState is what the tenant's sync schedule was last set to.
@@ -157,6 +176,8 @@ type StatusView struct {
 	// CredentialVersion is the vault version in use, "" for the configured
 	// secret reference.
 	CredentialVersion string
+	// Users counts a delegated tenant's users by status.
+	Users map[string]int `json:",omitempty"`
 }
 
 // PauseRequest pauses verification (and, later, the tenant's syncs and recipes).
@@ -203,4 +224,13 @@ type SettingsRequest struct {
 	Features       []string
 	VerifyInterval domain.Duration
 	SyncInterval   domain.Duration
+}
+
+// UserStatusSignal is a delegated user's status, for the tenant's summary.
+// Status is a workflows/user Status; Code the AADSTS code when the user
+// must sign in again.
+type UserStatusSignal struct {
+	ObjectID string
+	Status   string
+	Code     string
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -98,6 +99,8 @@ type connection struct {
 	log          log.Logger
 	// recipeNeeds receives SignalRecipeNeeds.
 	recipeNeeds workflow.ReceiveChannel
+	// userStatuses receives SignalUserStatus.
+	userStatuses workflow.ReceiveChannel
 
 	scheduleFailed  bool      // the last schedule update failed; wait for the next check
 	schedulingOff   bool      // replaying a history from before the sync schedule existed
@@ -112,6 +115,7 @@ func (c *connection) run(ctx workflow.Context) error {
 		return err
 	}
 	c.listenForRecipeNeeds(ctx)
+	c.listenForUsers(ctx)
 	if err := c.publishSearchAttributes(ctx); err != nil {
 		return err
 	}
@@ -175,6 +179,16 @@ const VerifyRetryBudget = 30 * time.Minute
 
 // verify runs one credential check and records its verdict.
 func (c *connection) verify(ctx workflow.Context) {
+	if c.delegated() {
+		// A delegated tenant has no credential of its own to check: each
+		// user's connection checks theirs, and this summarises them.
+		c.verifyRequested = false
+		c.state.LastCheckedAt = workflow.Now(ctx)
+		c.state.Verifications++
+		c.checksThisRun++
+		c.summariseUsers(ctx)
+		return
+	}
 	c.verifyRequested = false
 	c.inFlight = true
 	c.checkStartedAt = workflow.Now(ctx)
@@ -256,6 +270,76 @@ func (c *connection) listenForRecipeNeeds(ctx workflow.Context) {
 	})
 }
 
+func (c *connection) delegated() bool {
+	return c.in.AuthMode == string(activities.AuthDelegated)
+}
+
+// listenForUsers keeps a delegated tenant's summary of its users' statuses.
+func (c *connection) listenForUsers(ctx workflow.Context) {
+	c.userStatuses = workflow.GetSignalChannel(ctx, SignalUserStatus)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var sig UserStatusSignal
+			c.userStatuses.Receive(ctx, &sig)
+			c.applyUserStatus(ctx, sig)
+		}
+	})
+}
+
+func (c *connection) applyUserStatus(ctx workflow.Context, sig UserStatusSignal) {
+	if sig.ObjectID == "" {
+		return
+	}
+	if c.state.Users == nil {
+		c.state.Users = map[string]UserSummary{}
+	}
+	c.state.Users[sig.ObjectID] = UserSummary{Status: sig.Status, Code: sig.Code}
+	if c.delegated() {
+		c.summariseUsers(ctx)
+	}
+}
+
+// summariseUsers sets a delegated tenant's status from its users': Connected
+// while at least one is (the others' work waits for them, and Detail says
+// who needs what), AwaitingUsers before anyone signed in, and
+// UsersNeedAttention when nobody is connected any more.
+func (c *connection) summariseUsers(ctx workflow.Context) {
+	counts := c.userCounts()
+	if len(c.state.Users) == 0 {
+		c.setStatus(ctx, StatusAwaitingUsers, "", fmt.Sprintf("no user has signed in yet: starter connect-user --tenant %s --user UPN", c.in.TenantKey))
+		return
+	}
+	var parts []string
+	for _, s := range workflow.DeterministicKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+	}
+	var codes []string
+	for _, id := range workflow.DeterministicKeys(c.state.Users) {
+		if u := c.state.Users[id]; u.Code != "" {
+			codes = append(codes, codeName(u.Code))
+		}
+	}
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	detail := fmt.Sprintf("%d users: %s", len(c.state.Users), strings.Join(parts, ", "))
+	if len(codes) > 0 {
+		detail += fmt.Sprintf(" (%s)", strings.Join(codes, ", "))
+	}
+	if counts["Connected"] > 0 {
+		c.setStatus(ctx, StatusConnected, "", detail)
+		return
+	}
+	c.setStatus(ctx, StatusUsersNeedAttention, "", detail+"; see starter users --tenant "+c.in.TenantKey)
+}
+
+func (c *connection) userCounts() map[string]int {
+	counts := map[string]int{}
+	for _, id := range workflow.DeterministicKeys(c.state.Users) {
+		counts[c.state.Users[id].Status]++
+	}
+	return counts
+}
+
 func (c *connection) applyRecipeNeeds(ctx workflow.Context, sig RecipeNeedsSignal) {
 	c.state.RecipeNeeds = sig.Needs
 	// Only a verified grant is worth comparing; until then (or while the
@@ -323,6 +407,7 @@ func (c *connection) view() StatusView {
 		Verifications:  c.state.Verifications,
 		Runs:           c.state.Runs,
 
+		Users:             c.userCounts(),
 		CheckInProgress:   c.inFlight,
 		CheckStartedAt:    c.checkStartedAt,
 		CredentialVersion: c.state.CredentialVersion,
@@ -530,13 +615,21 @@ func (c *connection) continueAsNew(ctx workflow.Context) error {
 			c.verify(ctx)
 		}
 	}
-	// Needs signalled in this last task would be lost with the run.
+	// Needs and user statuses signalled in this last task would be lost
+	// with the run.
 	for {
 		var sig RecipeNeedsSignal
 		if !c.recipeNeeds.ReceiveAsync(&sig) {
 			break
 		}
 		c.applyRecipeNeeds(ctx, sig)
+	}
+	for {
+		var sig UserStatusSignal
+		if !c.userStatuses.ReceiveAsync(&sig) {
+			break
+		}
+		c.applyUserStatus(ctx, sig)
 	}
 	next := c.in
 	st := c.state
@@ -578,4 +671,13 @@ func codeOf(err error) string {
 		return appErr.Type()
 	}
 	return ""
+}
+
+// codeName is a user's code as people read it: AADSTS and the number, or
+// the word itself (no_account, access_denied).
+func codeName(code string) string {
+	if _, err := strconv.Atoi(code); err == nil {
+		return "AADSTS" + code
+	}
+	return code
 }

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+	"github.com/outlookflow/outlookflow/workflows/user"
+
+	"github.com/outlookflow/outlookflow/activities/graphclient"
+	"github.com/outlookflow/outlookflow/config"
+	"github.com/outlookflow/outlookflow/internal/codec"
+	"github.com/outlookflow/outlookflow/internal/credentials"
+	"github.com/outlookflow/outlookflow/internal/delegated"
+	"github.com/outlookflow/outlookflow/store"
+)
+
+// newBroker builds the delegated flows' broker: MSAL over the cloud's
+// endpoints and TLS settings, users' tokens sealed in the store with the
+// payload keys.
+func newBroker(cfg *config.Config, graph *graphclient.Client, st store.Store, ring codec.Keyring) (*delegated.Broker, *delegatedApps, error) {
+	secrets, err := OpenSecretStore(st, ring)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &delegated.Broker{
+		Secrets:           sealedSecrets{secrets},
+		HTTP:              graph.IdentityHTTPClient(),
+		InstanceDiscovery: cfg.Cloud.IsPublicMicrosoftCloud(),
+	}, newDelegatedApps(cfg), nil
+}
+
+// OpenSecretStore is the store's sealed secrets under the payload keys.
+func OpenSecretStore(st store.Store, ring codec.Keyring) (*credentials.SecretStore, error) {
+	sealer, err := credentials.NewSealer(ring)
+	if err != nil {
+		return nil, fmt.Errorf("sealing secrets in the store: %w", err)
+	}
+	return credentials.NewSecretStore(st, sealer), nil
+}
+
+// sealedSecrets adapts credentials.SecretStore to delegated.Secrets.
+type sealedSecrets struct{ s *credentials.SecretStore }
+
+func (a sealedSecrets) PutSecret(ctx context.Context, kind, tenant, subject string, plaintext []byte) error {
+	return a.s.Put(ctx, kind, tenant, subject, plaintext)
+}
+
+func (a sealedSecrets) Secret(ctx context.Context, kind, tenant, subject string) ([]byte, error) {
+	b, _, err := a.s.Secret(ctx, kind, tenant, subject)
+	if errors.Is(err, credentials.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", delegated.ErrNoSecret, err)
+	}
+	return b, err
+}
+
+func (a sealedSecrets) DeleteOlderThan(ctx context.Context, kind string, before time.Time) (int, error) {
+	return a.s.DeleteOlderThan(ctx, kind, before)
+}
+
+func (a sealedSecrets) DeleteSecret(ctx context.Context, kind, tenant, subject string) error {
+	return a.s.Delete(ctx, kind, tenant, subject)
+}
+
+// delegatedUsers implements activities.DelegatedUsers: who of a tenant's
+// users is Connected (their connection workflows, through visibility) and
+// their token credentials (one per user and sign-in, reused so Graph
+// sessions are too).
+type delegatedUsers struct {
+	client client.Client
+	broker *delegated.Broker
+	apps   *delegatedApps
+
+	mu    sync.Mutex
+	creds map[string]azcore.TokenCredential
+}
+
+var _ activities.DelegatedUsers = (*delegatedUsers)(nil)
+
+func (u *delegatedUsers) Connected(ctx context.Context, tenantKey string) ([]string, error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
+		user.ConnectionWorkflowName, tenant.SearchAttrTenant.GetName(), tenantKey, tenant.SearchAttrStatus.GetName(), user.StatusConnected)
+	prefix := user.ConnectionID(tenantKey, "")
+	var ids []string
+	var token []byte
+	for {
+		resp, err := u.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.Executions {
+			if id, ok := strings.CutPrefix(e.Execution.WorkflowId, prefix); ok && id != "" {
+				ids = append(ids, id)
+			}
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return ids, nil
+		}
+	}
+}
+
+func (u *delegatedUsers) Credential(ctx context.Context, tenantKey, objectID string) (azcore.TokenCredential, error) {
+	acct, err := u.broker.StoredAccount(ctx, tenantKey, objectID)
+	if errors.Is(err, delegated.ErrNoSecret) {
+		return nil, activities.ErrUserNotSignedIn
+	}
+	if err != nil {
+		return nil, err
+	}
+	key := strings.Join([]string{tenantKey, objectID, acct.HomeAccountID, string(acct.Flow)}, "\x00")
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if c, ok := u.creds[key]; ok {
+		return c, nil
+	}
+	app, err := u.apps.DelegatedApp(tenantKey)
+	if err != nil {
+		return nil, err
+	}
+	c := u.broker.Credential(app, acct)
+	if u.creds == nil {
+		u.creds = map[string]azcore.TokenCredential{}
+	}
+	u.creds[key] = c
+	return c, nil
+}

@@ -1,0 +1,261 @@
+package user
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/outlookflow/outlookflow/activities"
+	"github.com/outlookflow/outlookflow/internal/permissions"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+)
+
+// checksPerRun continues-as-new after this many checks, keeping the
+// history of this forever-running workflow short.
+const checksPerRun = 500
+
+// checkOptions bound one token check by time, like the tenant's: the
+// identity platform throttling for minutes must not look like a revoked
+// token, and after the budget the user shows Unreachable.
+var checkOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    2 * time.Minute,
+	ScheduleToCloseTimeout: 30 * time.Minute,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+}
+
+// Connection is a delegated user's connection: it checks their refresh
+// token every VerifyInterval (and at once when they sign in again or an
+// operator asks), and keeps a status the rest of outlookflow waits on.
+func Connection(ctx workflow.Context, in ConnectionInput) error {
+	if in.TenantKey == "" || in.ObjectID == "" {
+		return temporal.NewNonRetryableApplicationError("tenant key and object ID are required", "InvalidInput", nil)
+	}
+	if in.VerifyInterval.Std() < time.Second {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("verify interval %s is below the 1s minimum", in.VerifyInterval), "InvalidInput", nil)
+	}
+	c := &userConnection{in: in, log: log.With(workflow.GetLogger(ctx), "tenant", in.TenantKey)}
+	if in.State != nil {
+		c.state = *in.State
+	} else {
+		c.state = ConnectionState{Status: StatusChecking, StatusSince: workflow.Now(ctx)}
+		c.checkRequested = true
+	}
+	return c.run(ctx)
+}
+
+type userConnection struct {
+	in             ConnectionInput
+	state          ConnectionState
+	log            log.Logger
+	checkRequested bool
+	inFlight       bool // a check is running
+	checksThisRun  int
+	signIns        workflow.ReceiveChannel
+}
+
+func (c *userConnection) run(ctx workflow.Context) error {
+	if err := c.setupHandlers(ctx); err != nil {
+		return err
+	}
+	c.signIns = workflow.GetSignalChannel(ctx, SignalSignIn)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var s SignedIn
+			c.signIns.Receive(ctx, &s)
+			c.state.Account = s.Account
+			if s.Needed != nil {
+				c.in.Needed = s.Needed
+			}
+			c.checkRequested = true
+		}
+	})
+	if err := c.publish(ctx); err != nil {
+		return err
+	}
+	// A fresh connection starts with its SignedIn signal (signal-with-
+	// start): let the receiver take it before the first check.
+	if err := workflow.Await(ctx, func() bool { return c.state.Account.ObjectID != "" }); err != nil {
+		return err
+	}
+	for {
+		if c.checksThisRun >= checksPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Updates waiting for a check (check-now, resume) are answered
+			// by running it here: only this loop runs checks.
+			for !workflow.AllHandlersFinished(ctx) {
+				if err := workflow.Await(ctx, func() bool {
+					return workflow.AllHandlersFinished(ctx) || (c.checkRequested && !c.state.Paused)
+				}); err != nil {
+					return err
+				}
+				if !workflow.AllHandlersFinished(ctx) {
+					c.check(ctx)
+				}
+			}
+			next := c.in
+			st := c.state
+			next.State = &st
+			return workflow.NewContinueAsNewError(ctx, ConnectionWorkflowName, next)
+		}
+		if c.state.Paused {
+			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.checkRequested {
+			wake := func() bool { return c.checkRequested || c.state.Paused }
+			if c.state.Status == StatusReauthRequired {
+				// Nothing to check until the user signs in again: a
+				// refused refresh token never comes back by itself.
+				if err := workflow.Await(ctx, wake); err != nil {
+					return err
+				}
+			} else if wait := c.state.LastCheckedAt.Add(c.in.VerifyInterval.Std()).Sub(workflow.Now(ctx)); wait > 0 {
+				if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
+					return err
+				}
+			}
+			if c.state.Paused || (!c.checkRequested && workflow.Now(ctx).Before(c.state.LastCheckedAt.Add(c.in.VerifyInterval.Std()))) {
+				continue
+			}
+		}
+		c.check(ctx)
+	}
+}
+
+func (c *userConnection) check(ctx workflow.Context) {
+	c.checkRequested = false
+	c.inFlight = true
+	defer func() { c.inFlight = false }()
+	var res activities.CheckUserResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, checkOptions), d.CheckUserConnection, activities.CheckUserInput{
+		TenantKey: c.in.TenantKey, Account: c.state.Account, Permissions: Scopes(c.in.Needed),
+	}).Get(ctx, &res)
+	c.state.LastCheckedAt = workflow.Now(ctx)
+	c.state.Checks++
+	c.checksThisRun++
+	switch {
+	case err != nil:
+		c.setStatus(ctx, StatusUnreachable, "", "the identity platform kept failing: "+err.Error())
+	case res.ReauthCode != "":
+		c.state.Missing = nil
+		c.setStatus(ctx, StatusReauthRequired, res.ReauthCode, res.Reason+" — the user must sign in again: starter connect-user --tenant "+c.in.TenantKey+" --user UPN")
+	default:
+		c.state.Account.Scopes = res.Scopes
+		c.state.Missing = permissions.Compare(c.in.Needed, res.Scopes).Lacking
+		if len(c.state.Missing) > 0 {
+			c.setStatus(ctx, StatusMissingScopes, "", fmt.Sprintf("the user consented without %v; have them sign in again (starter connect-user) and consent", c.state.Missing))
+			return
+		}
+		c.setStatus(ctx, StatusConnected, "", "")
+	}
+}
+
+func (c *userConnection) effective() Status {
+	if c.state.Paused {
+		return StatusPaused
+	}
+	return c.state.Status
+}
+
+func (c *userConnection) setStatus(ctx workflow.Context, s Status, code, detail string) {
+	before := c.effective()
+	c.state.Status, c.state.Code, c.state.Detail = s, code, detail
+	c.published(ctx, before, code != "")
+}
+
+// setPaused pauses or resumes the user, publishing the change.
+func (c *userConnection) setPaused(ctx workflow.Context, paused bool, reason string) {
+	before := c.effective()
+	c.state.Paused, c.state.PauseReason = paused, reason
+	c.published(ctx, before, false)
+}
+
+// published tells the search attributes and the tenant when the effective
+// status moved from before (or always, when force).
+func (c *userConnection) published(ctx workflow.Context, before Status, force bool) {
+	if before == c.effective() && !force {
+		return
+	}
+	if before != c.effective() {
+		c.state.StatusSince = workflow.Now(ctx)
+		c.log.Info("user status changed", "from", before, "to", c.effective(), "code", c.state.Code)
+	}
+	if err := c.publish(ctx); err != nil {
+		c.log.Warn("could not publish the user's status", "error", err)
+	}
+}
+
+// publish sets the search attributes and tells the tenant's connection,
+// which summarises its users. The tenant not running is fine: it asks
+// when it starts.
+func (c *userConnection) publish(ctx workflow.Context) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		tenant.SearchAttrTenant.ValueSet(c.in.TenantKey),
+		tenant.SearchAttrStatus.ValueSet(string(c.effective()))); err != nil {
+		return err
+	}
+	workflow.SignalExternalWorkflow(ctx, tenant.WorkflowID(c.in.TenantKey), "", tenant.SignalUserStatus,
+		tenant.UserStatusSignal{ObjectID: c.in.ObjectID, Status: string(c.effective()), Code: c.state.Code})
+	return nil
+}
+
+func (c *userConnection) view(ctx workflow.Context) StatusView {
+	next := time.Time{}
+	if !c.state.Paused && c.state.Status != StatusReauthRequired && !c.state.LastCheckedAt.IsZero() {
+		next = c.state.LastCheckedAt.Add(c.in.VerifyInterval.Std())
+	}
+	return StatusView{
+		TenantKey: c.in.TenantKey, ObjectID: c.in.ObjectID, Username: c.state.Account.Username,
+		Status: c.effective(), Code: c.state.Code, Detail: c.state.Detail, StatusSince: c.state.StatusSince,
+		Scopes: c.state.Account.Scopes, Missing: c.state.Missing, Flow: c.state.Account.Flow,
+		Paused: c.state.Paused, PauseReason: c.state.PauseReason, LastCheckedAt: c.state.LastCheckedAt, NextCheckAt: next,
+	}
+}
+
+func (c *userConnection) setupHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (StatusView, error) { return c.view(ctx), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePause, func(ctx workflow.Context, req PauseRequest) (StatusView, error) {
+		c.setPaused(ctx, true, req.Reason)
+		return c.view(ctx), nil
+	}, workflow.UpdateHandlerOptions{Validator: func(req PauseRequest) error {
+		if n := utf8.RuneCountInString(req.Reason); n > MaxReasonText {
+			return fmt.Errorf("the reason is %d characters; keep it to %d", n, MaxReasonText)
+		}
+		return nil
+	}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateResume, func(ctx workflow.Context) (StatusView, error) {
+		c.setPaused(ctx, false, "")
+		c.checkRequested = true
+		return c.awaitCheck(ctx)
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandler(ctx, UpdateCheck, func(ctx workflow.Context) (StatusView, error) {
+		c.checkRequested = true
+		return c.awaitCheck(ctx)
+	})
+}
+
+// awaitCheck waits for the check an update asked for, and answers with
+// its outcome.
+func (c *userConnection) awaitCheck(ctx workflow.Context) (StatusView, error) {
+	// A check already running began before the request (it may have read
+	// the token before a revocation): wait for the next one.
+	want := c.state.Checks + 1
+	if c.inFlight {
+		want++
+	}
+	if err := workflow.Await(ctx, func() bool { return c.state.Checks >= want || c.state.Paused }); err != nil {
+		return StatusView{}, err
+	}
+	return c.view(ctx), nil
+}
