@@ -49,6 +49,8 @@ type stepWorld struct {
 	store    store.Store
 	// summarizers are the configured endpoints the steps may name.
 	summarizers map[string]summarize.Summarizer
+	// users are a delegated tenant's signed-in users.
+	users activities.DelegatedUsers
 }
 
 const (
@@ -121,7 +123,8 @@ func (w *stepWorld) run(graph activities.GraphCaller, mode activities.AuthMode, 
 	a := &activities.Recipes{Store: w.store, Book: activities.NewRecipeBook([]*recipe.Recipe{r}), Graph: graph, Log: zap.NewNop(),
 		Summarizers: w.summarizers,
 		Tenants: tenants{activities.TenantSettings{TenantID: w.tenantID, ClientID: w.clientID, AuthMode: mode,
-			ResolveSecret: func() (string, error) { return w.secret, nil }}}}
+			ResolveSecret: func() (string, error) { return w.secret, nil }}},
+		Users: w.users}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.RunRecipeStep)
@@ -154,6 +157,16 @@ type delegatedGraph struct {
 }
 
 type userToken string
+
+// signedInUsers is a delegated tenant whose users are all Connected, each
+// acting with token.
+type signedInUsers struct{ token string }
+
+func (u signedInUsers) Connected(context.Context, string) ([]string, error)  { return nil, nil }
+func (u signedInUsers) Held(context.Context, string, string) (string, error) { return "", nil }
+func (u signedInUsers) Credential(context.Context, string, string) (azcore.TokenCredential, error) {
+	return userToken(u.token), nil
+}
 
 func (t userToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
@@ -238,6 +251,7 @@ func TestFindMeetingTimesStepSavesTheSuggestionsGraphGives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.users = signedInUsers{token}
 	outcome, data, err := w.run(newDelegatedGraph(t, w.sim, token), activities.AuthDelegated, findTimesRecipe, now)
 	if err != nil {
 		t.Fatalf("step: %v", err)

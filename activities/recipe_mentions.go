@@ -198,7 +198,7 @@ func (a *Recipes) askMentions(ctx context.Context, tenant, mailbox string, oldes
 	if !ok {
 		return nil, &GraphError{Kind: KindMisconfigured, Message: "the worker's Graph client cannot reach Graph's beta endpoint, where the mention signal is"}
 	}
-	creds, err := a.hold(ctx, tenant)
+	creds, err := a.hold(ctx, tenant, mailbox)
 	if err != nil {
 		return nil, err
 	}

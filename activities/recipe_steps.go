@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -180,7 +181,7 @@ func (a *Recipes) RunRecipeStep(ctx context.Context, in RecipeStepInput) (Recipe
 	if err != nil {
 		return RecipeStepResult{}, err
 	}
-	creds, err := a.hold(ctx, in.Tenant)
+	creds, err := a.hold(ctx, in.Tenant, in.Mailbox)
 	if err != nil {
 		return RecipeStepResult{}, err
 	}
@@ -205,7 +206,10 @@ func (a *Recipes) RunRecipeStep(ctx context.Context, in RecipeStepInput) (Recipe
 
 // hold returns the tenant's credentials, or a retryable TenantHeld error
 // while the tenant is paused or disconnected.
-func (a *Recipes) hold(ctx context.Context, tenant string) (Credentials, error) {
+func (a *Recipes) hold(ctx context.Context, tenant, mailbox string) (Credentials, error) {
+	if settings, ok := a.Tenants.Tenant(tenant); ok && settings.AuthMode == AuthDelegated {
+		return a.holdUser(ctx, tenant, mailbox, settings)
+	}
 	version := ""
 	if a.Gate != nil {
 		v, held, err := a.Gate.Gate(ctx, tenant)
@@ -225,6 +229,34 @@ func (a *Recipes) hold(ctx context.Context, tenant string) (Credentials, error) 
 	}
 	creds, _, err := tenantCredentials(a.Tenants, a.Vault, tenant, version)
 	return creds, err
+}
+
+// holdUser is hold for a delegated tenant: the step acts as the mailbox's
+// user, with their token, and waits while their connection is not
+// Connected (ReauthRequired, Paused, never signed in) — retried, so it
+// runs once they reconnect, and nothing is lost.
+func (a *Recipes) holdUser(ctx context.Context, tenant, mailbox string, settings TenantSettings) (Credentials, error) {
+	if a.Users == nil {
+		return Credentials{}, errors.New("this worker has no delegated user directory")
+	}
+	held, err := a.Users.Held(ctx, tenant, mailbox)
+	if err != nil {
+		return Credentials{}, retryable("reading the user's connection", err)
+	}
+	if held != "" {
+		delay := a.HoldRetry
+		if delay <= 0 {
+			delay = 30 * time.Second
+		}
+		activity.RecordHeartbeat(ctx, held)
+		return Credentials{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("the mailbox's user is %s: the step waits until they are connected again (starter connect-user)", held),
+			ErrTenantHeld, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+	}
+	tok, err := a.Users.Credential(ctx, tenant, mailbox)
+	if err != nil {
+		return Credentials{}, retryable("the user's tokens", err)
+	}
+	return Credentials{TenantID: settings.TenantID, ClientID: settings.ClientID, AuthMode: AuthDelegated, User: mailbox, Token: tok}, nil
 }
 
 // EvalRecipeCondition evaluates an if step.

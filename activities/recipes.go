@@ -102,7 +102,10 @@ type Recipes struct {
 	Tenants TenantDirectory
 	Vault   CredentialVault
 	Gate    TenantGate
-	Log     *zap.Logger
+	// Users are a delegated tenant's signed-in users: a step acts as the
+	// mailbox's user and waits while they are not connected.
+	Users DelegatedUsers
+	Log   *zap.Logger
 	// Summarizers are the configured endpoints summarize steps may name;
 	// the built-in summarizer needs no entry.
 	Summarizers map[string]summarize.Summarizer

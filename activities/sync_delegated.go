@@ -24,6 +24,9 @@ type DelegatedUsers interface {
 	// Credential is the user's token credential (their refresh token);
 	// ErrUserNotSignedIn when they never signed in.
 	Credential(ctx context.Context, tenantKey, objectID string) (azcore.TokenCredential, error)
+	// Held is why work acting as the user must wait ("" when their
+	// connection is Connected): their status, or that they never signed in.
+	Held(ctx context.Context, tenantKey, objectID string) (string, error)
 }
 
 // ErrUserNotSignedIn is a delegated user with no stored tokens.

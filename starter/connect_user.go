@@ -65,7 +65,7 @@ func (c *cli) connectUserCommand() *cobra.Command {
 				return err
 			}
 			in := user.SignInInput{TenantKey: t.Key, RequestID: newRequestID(), LoginHint: upn, Flow: flow,
-				Needed: app.DelegatedNeeds(t), VerifyInterval: domain.Duration(t.VerifyInterval)}
+				Needed: app.SignInNeeds(c.cfg, t), VerifyInterval: domain.Duration(t.VerifyInterval)}
 			return c.signIn(in, wait, asJSON)
 		},
 	}

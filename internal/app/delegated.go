@@ -22,6 +22,7 @@ import (
 	"github.com/outlookflow/outlookflow/internal/certfile"
 	"github.com/outlookflow/outlookflow/internal/delegated"
 	"github.com/outlookflow/outlookflow/internal/permissions"
+	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 	"github.com/outlookflow/outlookflow/workflows/user"
 )
@@ -101,6 +102,23 @@ func (a *delegatedApps) DelegatedApp(key string) (delegated.App, error) {
 func DelegatedNeeds(t config.Tenant) []permissions.Need {
 	needs := []permissions.Need{{Requirement: permissions.Requirement{Permission: "User.Read", SatisfiedBy: []string{"User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All"}}, By: "sign-in"}}
 	return append(needs, permissions.FeatureNeeds(t.Features, true)...)
+}
+
+// SignInNeeds are what a delegated tenant's users consent to when they
+// sign in: DelegatedNeeds plus what the tenant's recipes that their files
+// enable need in delegated form (their steps act as the user). An
+// operator's later switch (`starter recipes enable`) shows as MissingScopes
+// until the users sign in again.
+func SignInNeeds(cfg *config.Config, t config.Tenant) []permissions.Need {
+	needs := DelegatedNeeds(t)
+	valid, _ := LoadRecipes(cfg)
+	var mine []*recipe.Recipe
+	for _, r := range valid {
+		if r.Tenant == t.Key {
+			mine = append(mine, r)
+		}
+	}
+	return append(needs, EnabledRecipeNeeds(mine, nil, true)...)
 }
 
 // userConnections implements activities.UserConnections with the Temporal

@@ -133,3 +133,27 @@ func (u *delegatedUsers) Credential(ctx context.Context, tenantKey, objectID str
 	u.creds[key] = c
 	return c, nil
 }
+
+// Held implements activities.DelegatedUsers: the user's connection status
+// when it is not Connected (asked of the workflow itself, not visibility,
+// so a reconnect shows at once).
+func (u *delegatedUsers) Held(ctx context.Context, tenantKey, objectID string) (string, error) {
+	v, err := u.client.QueryWorkflow(ctx, user.ConnectionID(tenantKey, objectID), "", user.QueryStatus)
+	if activities.IsNotFound(err) {
+		return "not connected (the user has not signed in: starter connect-user)", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var view user.StatusView
+	if err := v.Get(&view); err != nil {
+		return "", err
+	}
+	if view.Status == user.StatusConnected {
+		return "", nil
+	}
+	if view.Code != "" {
+		return fmt.Sprintf("%s (%s)", view.Status, view.Code), nil
+	}
+	return string(view.Status), nil
+}

@@ -194,6 +194,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 	tw.RegisterActivityWithOptions(&activities.Delegated{Broker: broker, Apps: apps,
 		Connections: &userConnections{client: c, taskQueue: cfg.Temporal.TaskQueue}}, activity.RegisterOptions{})
 	callback := &authCallback{broker: broker, apps: apps, client: c, log: log}
+	users := &delegatedUsers{client: c, broker: broker, apps: apps}
 
 	valid, diags := LoadRecipes(cfg)
 	for _, d := range diags {
@@ -211,6 +212,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Tenants: tenants,
 		Vault:   vault,
 		Gate:    &TenantGate{Client: c, TTL: gateTTL},
+		Users:   users,
 		Log:     log,
 		// The configured summarize endpoints (builtin needs none).
 		Summarizers: NewSummarizers(cfg.Recipes),
@@ -227,7 +229,7 @@ func NewWorker(c client.Client, cfg *config.Config, ring codec.Keyring, log *zap
 		Log:                log,
 		Triggers:           recipes,
 		MailboxParallelism: mailboxesPerActivity,
-		Users:              &delegatedUsers{client: c, broker: broker, apps: apps},
+		Users:              users,
 	}, activity.RegisterOptions{})
 
 	rw := worker.New(c, reciperun.TaskQueue(cfg.Temporal.TaskQueue), worker.Options{})

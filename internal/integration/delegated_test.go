@@ -22,12 +22,16 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/domain"
+	"github.com/outlookflow/outlookflow/graphsim"
 	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/internal/delegated"
+	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
+	"github.com/outlookflow/outlookflow/workflows/reciperun"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 	"github.com/outlookflow/outlookflow/workflows/user"
 )
@@ -41,6 +45,13 @@ type delegatedHarness struct {
 }
 
 func newDelegatedHarness(t *testing.T, features []string) *delegatedHarness {
+	t.Helper()
+	return newDelegatedHarnessWith(t, features, nil)
+}
+
+// newDelegatedHarnessWith is newDelegatedHarness whose worker loads the
+// given recipes (file name → YAML, {{TENANT}} standing for the tenant key).
+func newDelegatedHarnessWith(t *testing.T, features []string, recipes map[string]string) *delegatedHarness {
 	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -66,6 +77,13 @@ func newDelegatedHarness(t *testing.T, features []string) *delegatedHarness {
 	if err := h.sim.SetPublicClient(h.tenant.TenantID, h.clientID(), true); err != nil {
 		t.Fatal(err)
 	}
+	if recipes != nil {
+		dir := t.TempDir()
+		for name, body := range recipes {
+			writeFile(t, filepath.Join(dir, name), strings.ReplaceAll(body, "{{TENANT}}", h.key))
+		}
+		h.cfg.Recipes.Dir = dir
+	}
 	w := h.startWorker()
 	handler.Store(w.AuthCallback)
 	return d
@@ -77,7 +95,7 @@ func (d *delegatedHarness) signIn(upn string, flow user.Flow) (client.WorkflowRu
 	d.t.Helper()
 	tc := d.cfg.Tenants[0]
 	in := user.SignInInput{TenantKey: tc.Key, RequestID: "req-" + randomHex(d.t, 8), LoginHint: upn, Flow: flow,
-		Needed: app.DelegatedNeeds(tc), VerifyInterval: domain.Duration(time.Hour)}
+		Needed: app.SignInNeeds(d.cfg, tc), VerifyInterval: domain.Duration(time.Hour)}
 	run, err := d.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID: user.SignInID(tc.Key, in.RequestID), TaskQueue: d.cfg.Temporal.TaskQueue,
 	}, user.SignInWorkflowName, in)
@@ -402,12 +420,17 @@ func (d *delegatedHarness) simSubjects(mailbox string) []string {
 // token makes them ReauthRequired and their sync waits (mail arriving
 // meanwhile is not lost), and after they reconnect the store is exact.
 func TestDelegatedSyncReadsEachConnectedUsersOwnMailboxAndPausesWhileReauthIsNeeded(t *testing.T) {
-	d := newDelegatedHarness(t, []string{"mail"})
+	d := newDelegatedHarness(t, []string{"mail", "calendar"})
 	d.connect()
 	d.waitFor("AwaitingUsers", 30*time.Second, func(v tenant.StatusView) bool { return v.Status == tenant.StatusAwaitingUsers })
 	adele, megan := d.tenant.Users[0], d.tenant.Users[1]
 	for _, s := range []string{"Budget", "Offsite", "Hiring"} {
 		d.deliver(adele.ID, megan.Mail, s)
+	}
+	start := time.Now().UTC().Add(48 * time.Hour).Truncate(time.Hour)
+	if _, err := d.sim.CreateEvent(d.tenant.TenantID, graphsim.EventSeed{Organizer: adele.UserPrincipalName, Subject: "Planning",
+		Start: start, End: start.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
 	}
 	d.deliver(megan.ID, adele.Mail, "Megan's own mail")
 	d.connectByDeviceCode(adele.UserPrincipalName, adele.ID)
@@ -427,6 +450,13 @@ func TestDelegatedSyncReadsEachConnectedUsersOwnMailboxAndPausesWhileReauthIsNee
 	}
 	if got := storedSubjects(t, st, d.key, megan.ID); len(got) != 0 {
 		t.Fatalf("Megan never connected, yet her mail is stored: %v", got)
+	}
+	events, err := st.Events(context.Background(), d.key, adele.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Subject != "Planning" {
+		t.Fatalf("Adele's stored calendar: %+v; want her one event, read through /me", events)
 	}
 
 	// Revoked: Adele must sign in again; her sync waits, mail keeps coming.
@@ -471,4 +501,86 @@ func waitConnectedCount(t *testing.T, d *delegatedHarness, n int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("visibility does not list %d Connected users within 30s", n)
+}
+
+// TestDelegatedRecipeActsAsTheUserAndWaitsWhileTheyMustSignInAgain runs a
+// recipe on a delegated tenant: its step acts as the mailbox's user with
+// their token (the user consented to the recipe's Mail.ReadWrite when they
+// signed in), and a step due while the user is ReauthRequired waits —
+// retried, the message untouched — and runs once they reconnect.
+func TestDelegatedRecipeActsAsTheUserAndWaitsWhileTheyMustSignInAgain(t *testing.T) {
+	d := newDelegatedHarnessWith(t, []string{"mail"}, map[string]string{"read.yaml": `name: read-later
+tenant: {{TENANT}}
+mailboxes:
+  all: true
+trigger:
+  newMail:
+    subjectContains: [report]
+steps:
+  - id: pause
+    wait: {for: 6s}
+  - id: read
+    markRead: {}
+`})
+	d.connect()
+	adele, megan := d.tenant.Users[0], d.tenant.Users[1]
+	d.connectByDeviceCode(adele.UserPrincipalName, adele.ID)
+	if v := d.userStatus(adele.ID); !slices.Contains(v.Scopes, "Mail.ReadWrite") {
+		t.Fatalf("the sign-in did not ask for the recipe's Mail.ReadWrite: %v", v.Scopes)
+	}
+	waitConnectedCount(t, d, 1)
+	d.waitNoSyncRunning()
+	d.syncRun(mailsync.Input{}) // the baseline: later mail is new
+
+	msg := d.deliver(adele.ID, megan.Mail, "Weekly report")
+	d.syncRun(mailsync.Input{})
+	runID := recipe.RunID(d.key, "read-later", msg, "new")
+	d.waitRunStatus(runID, reciperun.StatusWaiting, 30*time.Second)
+
+	// Adele's sessions are revoked while the run waits.
+	if err := d.sim.RevokeUserRefreshTokens(d.tenant.TenantID, adele.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v := d.checkUserNow(adele.ID); v.Status != user.StatusReauthRequired {
+		t.Fatalf("after revocation: %+v", v)
+	}
+	time.Sleep(10 * time.Second) // past the wait: the step is due, and held
+	if m := findMessage(t, d.mailbox(adele.ID, ""), msg); m.IsRead {
+		t.Fatalf("the step ran while its user must sign in again")
+	}
+	// The step is held (its last failure is TenantHeld, the message
+	// encrypted like every failure), not failing on Graph.
+	desc, err := d.client.DescribeWorkflowExecution(context.Background(), runID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := false
+	for _, pa := range desc.PendingActivities {
+		if pa.GetLastFailure().GetApplicationFailureInfo().GetType() == activities.ErrTenantHeld {
+			held = true
+		}
+	}
+	if !held {
+		t.Fatalf("the due step is not held for the user's reconnection: pending %+v", desc.PendingActivities)
+	}
+
+	d.connectByDeviceCode(adele.UserPrincipalName, adele.ID)
+	res, err := d.runResult(runID, time.Minute)
+	if err != nil || res.Status != reciperun.StatusCompleted {
+		t.Fatalf("run after reconnecting: %+v %v", res, err)
+	}
+	if m := findMessage(t, d.mailbox(adele.ID, ""), msg); !m.IsRead {
+		t.Fatalf("the message is not read after the run completed")
+	}
+}
+
+func findMessage(t *testing.T, msgs []graphsim.Message, id string) graphsim.Message {
+	t.Helper()
+	for _, m := range msgs {
+		if m.ID == id {
+			return m
+		}
+	}
+	t.Fatalf("message %s is not in the mailbox", id)
+	return graphsim.Message{}
 }
