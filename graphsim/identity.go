@@ -244,11 +244,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg st
 
 	resource, msg, code := parseClientCredentialsScope(form.Get("scope"), s.URL())
 	if code != 0 {
-		errName := "invalid_scope"
-		if code == 900144 {
-			errName = "invalid_request"
-		}
-		writeIdentityError(w, r, http.StatusBadRequest, errName, code, msg)
+		writeScopeError(w, r, code, msg)
 		return
 	}
 	cp1, err := wantsCP1(form.Get("claims"))
@@ -414,4 +410,14 @@ func (s *Server) issueAccessToken(ts tokenSpec) (string, error) {
 	s.tokens[uti] = issuedToken{consentGen: ts.consentGen, exp: exp}
 	s.mu.Unlock()
 	return tok, nil
+}
+
+// writeScopeError answers a refused scope parameter: invalid_request when
+// it is missing (AADSTS900144), invalid_scope otherwise.
+func writeScopeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	errName := "invalid_scope"
+	if code == 900144 {
+		errName = "invalid_request"
+	}
+	writeIdentityError(w, r, http.StatusBadRequest, errName, code, msg)
 }

@@ -760,11 +760,7 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, t *tena
 	}
 	sc, msg, code := parseDelegatedScope(form.Get("scope"), s.URL())
 	if code != 0 {
-		errName := "invalid_scope"
-		if code == 900144 {
-			errName = "invalid_request"
-		}
-		writeIdentityError(w, r, http.StatusBadRequest, errName, code, msg)
+		writeScopeError(w, r, code, msg)
 		return
 	}
 	now := time.Now()
