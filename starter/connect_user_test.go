@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,5 +80,85 @@ func TestConnectUserRefusesWhatCannotWork(t *testing.T) {
 		if r := runStarter(t, cfg, "", tc.args...); r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("starter %v: exit %d stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a running command writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestConnectUserByAuthCodePrintsTheURLAndEndsConnected runs `starter
+// connect-user --user UPN` as an operator would: it prints the sign-in URL
+// (with the PKCE challenge), the user opens it (a browser against the
+// simulator, which has their consent), the identity platform sends the
+// browser to the worker's /auth/callback, and the command ends Connected.
+func TestConnectUserByAuthCodePrintsTheURLAndEndsConnected(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect := "http://" + ln.Addr().String() + "/auth/callback"
+	cfg, sim, w := worldWithWorker(t, "[mail]", "authMode: delegated\ndelegated:\n  redirectURL: "+redirect, "")
+	srv := &http.Server{Handler: w.AuthCallback, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	seed, creds := graphsim.DemoTenant()
+	who := seed.Users[0]
+	if err := sim.AddRedirectURIs(creds.TenantID, creds.ClientID, redirect); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.DecideSignIn(creds.TenantID, creds.ClientID, who.UserPrincipalName, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := runStarter(t, cfg, "", "connect", "--tenant", "demo"); r.code != exitOK {
+		t.Fatalf("connect: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(context.Background(), []string{"--config", cfg, "connect-user", "--tenant", "demo", "--user", who.UserPrincipalName, "--wait", "2m"},
+			strings.NewReader(""), &out, &errb, nil)
+	}()
+	var signInURL string
+	for deadline := time.Now().Add(30 * time.Second); signInURL == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(line, "https://") {
+				signInURL = strings.TrimSpace(line)
+			}
+		}
+	}
+	if signInURL == "" || !strings.Contains(signInURL, "code_challenge_method=S256") {
+		t.Fatalf("connect-user printed no sign-in URL with a PKCE challenge:\n%s\n%s", out.String(), errb.String())
+	}
+	browser := &http.Client{Transport: &http.Transport{TLSClientConfig: sim.TLSClientConfig()}, Timeout: 30 * time.Second}
+	resp, err := browser.Get(signInURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/auth/callback" || !strings.Contains(string(page), "Connected") {
+		t.Fatalf("the browser ended at %s: %d %s", resp.Request.URL, resp.StatusCode, page)
+	}
+	code := <-done
+	if code != exitOK || !strings.Contains(out.String(), who.UserPrincipalName) || !strings.Contains(out.String(), "Connected") ||
+		!strings.Contains(errb.String(), "Open this URL") {
+		t.Fatalf("connect-user: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 }

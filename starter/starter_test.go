@@ -77,6 +77,13 @@ func worldWithConfig(t *testing.T, features, extra string) (string, *graphsim.Se
 // (indented as its keys), e.g. "authMode: delegated".
 func worldWith(t *testing.T, features, tenantExtra, extra string) (string, *graphsim.Server) {
 	t.Helper()
+	cfg, sim, _ := worldWithWorker(t, features, tenantExtra, extra)
+	return cfg, sim
+}
+
+// worldWithWorker is worldWith that also returns the running worker.
+func worldWithWorker(t *testing.T, features, tenantExtra, extra string) (string, *graphsim.Server, *app.Workers) {
+	t.Helper()
 	sim, err := graphsim.Start(graphsim.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +162,7 @@ store:
 		endUserConnections(c, "demo")
 		w.Stop()
 	})
-	return cfgPath, sim
+	return cfgPath, sim, w
 }
 
 func mustWrite(t *testing.T, path, s string) {
