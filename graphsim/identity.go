@@ -263,16 +263,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg st
 	}
 
 	lifetime := int64(s.lifetime / time.Second)
-	id := randomGUID()
-	corr := r.Header.Get("client-request-id")
-	if !isGUID(corr) {
-		corr = id
-	}
-	setIdentityHeaders(w, id, corr)
-	w.Header().Set("Cache-Control", "no-store, no-cache")
-	w.Header().Set("Pragma", "no-cache")
-	w.Header().Set("Expires", "-1")
-	writeJSON(w, http.StatusOK, contentTypeJSON, object{
+	writeTokenResponse(w, r, object{
 		{"token_type", "Bearer"},
 		{"expires_in", lifetime},
 		{"ext_expires_in", lifetime},
@@ -420,4 +411,20 @@ func writeScopeError(w http.ResponseWriter, r *http.Request, code int, msg strin
 		errName = "invalid_request"
 	}
 	writeIdentityError(w, r, http.StatusBadRequest, errName, code, msg)
+}
+
+// writeTokenResponse answers a token request that succeeded: 200 with the
+// identity platform's request headers (a fresh request ID; the client's
+// correlation ID echoed when it is a GUID) and no caching.
+func writeTokenResponse(w http.ResponseWriter, r *http.Request, body object) {
+	id := randomGUID()
+	corr := r.Header.Get("client-request-id")
+	if !isGUID(corr) {
+		corr = id
+	}
+	setIdentityHeaders(w, id, corr)
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Expires", "-1")
+	writeJSON(w, http.StatusOK, contentTypeJSON, body)
 }

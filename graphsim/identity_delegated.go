@@ -1184,16 +1184,7 @@ func (s *Server) writeDelegatedTokens(w http.ResponseWriter, r *http.Request, di
 		ci, _ := marshalNoEscape(object{{"uid", di.userID}, {"utid", di.tenantID}})
 		body = append(body, kv{"client_info", b64.EncodeToString(ci)})
 	}
-	id := randomGUID()
-	corr := r.Header.Get("client-request-id")
-	if !isGUID(corr) {
-		corr = id
-	}
-	setIdentityHeaders(w, id, corr)
-	w.Header().Set("Cache-Control", "no-store, no-cache")
-	w.Header().Set("Pragma", "no-cache")
-	w.Header().Set("Expires", "-1")
-	writeJSON(w, http.StatusOK, contentTypeJSON, body)
+	writeTokenResponse(w, r, body)
 }
 
 // issueIDToken signs a v2.0 ID token for the app (aud = client ID), issued
