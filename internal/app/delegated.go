@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -72,6 +74,7 @@ func (a *delegatedApps) DelegatedApp(key string) (delegated.App, error) {
 				return delegated.App{}, fmt.Errorf("tenant %q: certificate password: %w", key, err)
 			}
 		}
+		app.Fingerprint = fingerprint(data, []byte(password))
 		certs, pk, err := certfile.Parse(data, password)
 		if err != nil {
 			return delegated.App{}, fmt.Errorf("tenant %q: %s: %w", key, t.Certificate.File, err)
@@ -86,6 +89,7 @@ func (a *delegatedApps) DelegatedApp(key string) (delegated.App, error) {
 		if err != nil {
 			return delegated.App{}, fmt.Errorf("tenant %q: %w", key, err)
 		}
+		app.Fingerprint = fingerprint([]byte(secret))
 		cred, err := confidential.NewCredFromSecret(secret)
 		if err != nil {
 			return delegated.App{}, err
@@ -93,6 +97,17 @@ func (a *delegatedApps) DelegatedApp(key string) (delegated.App, error) {
 		app.Credential = &cred
 	}
 	return app, nil
+}
+
+// fingerprint is a short hash of a credential's material: it tells
+// credentials apart without keeping the secret.
+func fingerprint(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // DelegatedNeeds are the delegated permissions a tenant's users consent to:

@@ -116,15 +116,17 @@ func (u *delegatedUsers) Credential(ctx context.Context, tenantKey, objectID str
 	if err != nil {
 		return nil, err
 	}
-	key := strings.Join([]string{tenantKey, objectID, acct.HomeAccountID, string(acct.Flow)}, "\x00")
+	// The app is resolved each time (its secret file read afresh): a
+	// rotated client credential makes a new user credential.
+	app, err := u.apps.DelegatedApp(tenantKey)
+	if err != nil {
+		return nil, err
+	}
+	key := strings.Join([]string{tenantKey, objectID, acct.HomeAccountID, string(acct.Flow), app.Fingerprint}, "\x00")
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if c, ok := u.creds[key]; ok {
 		return c, nil
-	}
-	app, err := u.apps.DelegatedApp(tenantKey)
-	if err != nil {
-		return nil, err
 	}
 	c := u.broker.Credential(app, acct)
 	if u.creds == nil {

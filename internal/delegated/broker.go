@@ -83,6 +83,10 @@ type App struct {
 	Credential *confidential.Credential
 	// RedirectURL is the worker's /auth/callback as the browser reaches it.
 	RedirectURL string
+	// Fingerprint changes when the client credential does (a hash of the
+	// secret or certificate file), so credentials built from an older one
+	// are not reused after a rotation.
+	Fingerprint string
 	// Resource prefixes permission names into scopes: for global Graph
 	// https://graph.microsoft.com (so Mail.Read asks for
 	// https://graph.microsoft.com/Mail.Read).
