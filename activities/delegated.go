@@ -190,8 +190,8 @@ func (d *Delegated) CheckUserConnection(ctx context.Context, in CheckUserInput) 
 	return CheckUserResult{Scopes: scopes}, nil
 }
 
-// nonRetryableIfConfig marks our own configuration errors (no credential
-// for the auth-code flow) as not worth retrying.
+// nonRetryableIfConfig marks a refused sign-in (SignInError: no client
+// credential for the auth-code flow) as not worth retrying.
 func nonRetryableIfConfig(err error) error {
 	var se *delegated.SignInError
 	if errors.As(err, &se) {

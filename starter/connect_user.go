@@ -91,8 +91,7 @@ func (c *cli) signIn(in user.SignInInput, wait time.Duration, asJSON bool) error
 		return c.temporalError("starting the sign-in", err)
 	}
 	// Show the URL (or device prompt) as soon as the worker has it.
-	shown := false
-	for !shown {
+	for shown := false; !shown; {
 		var p user.SignInProgress
 		if v, err := c.temporal.QueryWorkflow(ctx, id, run.GetRunID(), user.QuerySignIn); err == nil {
 			_ = v.Get(&p)
@@ -111,7 +110,7 @@ func (c *cli) signIn(in user.SignInInput, wait time.Duration, asJSON bool) error
 			shown = true
 		}
 		if shown {
-			break
+			continue
 		}
 		select {
 		case <-ctx.Done():

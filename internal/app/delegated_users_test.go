@@ -6,44 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/config"
 	"github.com/outlookflow/outlookflow/internal/delegated"
+	"github.com/outlookflow/outlookflow/internal/delegated/delegatedtest"
 )
-
-type memSecrets struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memSecrets) PutSecret(_ context.Context, kind, tenant, subject string, p []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	s.m[kind+"/"+tenant+"/"+subject] = p
-	return nil
-}
-
-func (s *memSecrets) Secret(_ context.Context, kind, tenant, subject string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.m[kind+"/"+tenant+"/"+subject]; ok {
-		return p, nil
-	}
-	return nil, delegated.ErrNoSecret
-}
-
-func (s *memSecrets) DeleteSecret(_ context.Context, kind, tenant, subject string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, kind+"/"+tenant+"/"+subject)
-	return nil
-}
 
 // A user's credential is reused while the app's client secret stays, and
 // rebuilt when it is rotated (the secret file replaced): a credential
@@ -59,7 +28,7 @@ func TestUserCredentialIsReusedUntilTheAppSecretIsRotated(t *testing.T) {
 		Tenants: []config.Tenant{{Key: "t", TenantID: "tid", ClientID: "cid", AuthMode: config.AuthDelegated,
 			Secret: config.SecretRef{File: secretFile}}},
 	}
-	secrets := &memSecrets{}
+	secrets := &delegatedtest.Secrets{}
 	u := &delegatedUsers{broker: &delegated.Broker{Secrets: secrets}, apps: newDelegatedApps(cfg)}
 	ctx := context.Background()
 

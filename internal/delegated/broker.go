@@ -159,7 +159,7 @@ const SignInTimeout = 15 * time.Minute
 // endpoint knows whose app it is.
 func (b *Broker) BeginAuthCode(ctx context.Context, app App, requestID, loginHint string, scopes []string) (signInURL, state string, err error) {
 	if app.Credential == nil {
-		return "", "", errors.New("the authorization-code flow needs the app's client secret or certificate (tenants[].secret or certificate); configure one, or use --device-code")
+		return "", "", &SignInError{Code: "no_credential", Message: "the authorization-code flow needs the app's client secret or certificate (tenants[].secret or certificate); configure one, or use --device-code"}
 	}
 	cca, err := b.confidential(app, nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-package delegated
+package delegated_test
 
 import (
 	"context"
@@ -9,51 +9,19 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/outlookflow/outlookflow/graphsim"
+	"github.com/outlookflow/outlookflow/internal/delegated"
+	"github.com/outlookflow/outlookflow/internal/delegated/delegatedtest"
 )
-
-// memSecrets is Secrets in memory (the sealed store has its own tests).
-type memSecrets struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memSecrets) PutSecret(_ context.Context, kind, tenant, subject string, p []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	s.m[kind+"/"+tenant+"/"+subject] = append([]byte(nil), p...)
-	return nil
-}
-
-func (s *memSecrets) Secret(_ context.Context, kind, tenant, subject string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.m[kind+"/"+tenant+"/"+subject]
-	if !ok {
-		return nil, ErrNoSecret
-	}
-	return p, nil
-}
-
-func (s *memSecrets) DeleteSecret(_ context.Context, kind, tenant, subject string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, kind+"/"+tenant+"/"+subject)
-	return nil
-}
 
 type world struct {
 	sim     *graphsim.Server
-	broker  *Broker
-	app     App
+	broker  *delegated.Broker
+	app     delegated.App
 	tenant  graphsim.TenantSeed
 	browser *http.Client
 }
@@ -88,8 +56,8 @@ func newWorld(t *testing.T) *world {
 	return &world{
 		sim:    sim,
 		tenant: seed,
-		broker: &Broker{Secrets: &memSecrets{}, HTTP: &http.Client{Transport: tr}},
-		app: App{TenantKey: "demo", Authority: strings.TrimSuffix(sim.AuthorityHost(), "/") + "/" + creds.TenantID, ClientID: creds.ClientID,
+		broker: &delegated.Broker{Secrets: &delegatedtest.Secrets{}, HTTP: &http.Client{Transport: tr}},
+		app: delegated.App{TenantKey: "demo", Authority: strings.TrimSuffix(sim.AuthorityHost(), "/") + "/" + creds.TenantID, ClientID: creds.ClientID,
 			Credential: &cred, RedirectURL: redirect, Resource: "https://graph.microsoft.com"},
 		browser: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
@@ -97,7 +65,7 @@ func newWorld(t *testing.T) *world {
 
 // signIn runs the authorization-code flow for upn, approving consent, and
 // returns the account.
-func (w *world) signIn(t *testing.T, upn string) Account {
+func (w *world) signIn(t *testing.T, upn string) delegated.Account {
 	t.Helper()
 	ctx := context.Background()
 	u, state, err := w.broker.BeginAuthCode(ctx, w.app, "req1", upn, w.app.Scopes([]string{"Mail.ReadBasic", "User.Read"}))
@@ -145,7 +113,7 @@ func TestRefreshRedeemsTheRefreshTokenAndARevokedOneIsReauth(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.broker.Credential(w.app, acct).Refresh(context.Background(), []string{"Mail.ReadBasic", "User.Read"})
-	var re *ReauthError
+	var re *delegated.ReauthError
 	if !errors.As(err, &re) || re.Code != "50173" {
 		t.Fatalf("refresh after revocation: %v, want ReauthError 50173", err)
 	}
@@ -164,7 +132,7 @@ func TestASecondUseOfTheStateIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.broker.CompleteAuthCode(ctx, w.app, state, "whatever")
-	var se *SignInError
+	var se *delegated.SignInError
 	if !errors.As(err, &se) || se.Code != "unknown_state" {
 		t.Fatalf("second use: %v", err)
 	}
