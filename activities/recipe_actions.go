@@ -1085,7 +1085,7 @@ func (x *executor) postChannelMessage(ctx context.Context) (any, string, error) 
 		// Anything posted since the run began may be this step's.
 		since := x.rc.run.CreatedAt.Add(-time.Minute)
 		if err := x.call(ctx, x.mailbox, http.MethodGet, path+"?$top=50", nil, &page); err != nil {
-			return nil, "", stepFailed("step %s: an earlier attempt may have posted the message (its outcome is unknown) and the channel could not be read to check (%v); not posting twice — check the channel", x.step().ID, err)
+			return nil, "", stepFailed("step %s: an earlier attempt may have posted the message (its outcome is unknown) and the channel could not be read to check (%v); not posting twice — check the channel, and grant ChannelMessage.Read.All (admin consent) so a retry can check by itself", x.step().ID, err)
 		}
 		for _, m := range page.Value {
 			if !m.CreatedDateTime.Before(since) && m.Body.Content == body["content"] {

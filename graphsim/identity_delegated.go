@@ -44,7 +44,7 @@ var knownDelegatedScopes = []string{
 	"Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite", "Calendars.Read.Shared", "Calendars.ReadWrite.Shared",
 	"Contacts.Read", "Contacts.ReadWrite", "MailboxSettings.Read", "MailboxSettings.ReadWrite",
 	"OnlineMeetings.Read", "OnlineMeetings.ReadWrite", "GroupMember.Read.All", "Group.Read.All",
-	"Directory.Read.All", "ChannelMessage.Send", "People.Read", "Presence.Read", "Tasks.ReadWrite", "Files.Read",
+	"Directory.Read.All", "ChannelMessage.Send", "ChannelMessage.Read.All", "Group.ReadWrite.All", "People.Read", "Presence.Read", "Tasks.ReadWrite", "Files.Read",
 }
 
 // defaultDelegatedScope is what "/.default" (or no Graph scope at all)

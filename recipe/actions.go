@@ -78,6 +78,12 @@ var (
 	permMailboxSetRW   = req("MailboxSettings.ReadWrite")
 	permChannelSend    = req("ChannelMessage.Send", "Group.ReadWrite.All")
 	permMailReadShared = req("Mail.Read.Shared", "Mail.ReadWrite.Shared")
+	permMailRWShared   = req("Mail.ReadWrite.Shared")
+	// permSendKeyed is what sending, replying and forwarding need: each
+	// goes through a draft tagged with the step's key (create draft:
+	// Mail.ReadWrite), looked up and then sent (Mail.Send), so a retry
+	// never sends twice.
+	permSendKeyed = reqs(permMailSend, permMailReadWrite)
 )
 
 var (
@@ -126,13 +132,13 @@ var sendParams = []paramSpec{p("from", kText), p("to", kList), p("cc", kList), p
 // actionSpecs is every action, in the order the documentation lists them.
 var actionSpecs = []*actionSpec{
 	{name: "send", params: markRequired(sendParams, "to", "subject"),
-		app: reqs(permMailSend), delegated: reqs(permMailSend), output: outMessage},
+		app: permSendKeyed, delegated: permSendKeyed, output: outMessage},
 	{name: "reply", params: []paramSpec{mailbox, messageID, p("body", kText), bodyType},
-		app: reqs(permMailSend), delegated: reqs(permMailSend), output: outMessage, item: onMessage},
+		app: permSendKeyed, delegated: permSendKeyed, output: outMessage, item: onMessage},
 	{name: "replyAll", params: []paramSpec{mailbox, messageID, p("body", kText), bodyType},
-		app: reqs(permMailSend), delegated: reqs(permMailSend), output: outMessage, item: onMessage},
+		app: permSendKeyed, delegated: permSendKeyed, output: outMessage, item: onMessage},
 	{name: "forward", params: []paramSpec{mailbox, messageID, must("to", kList), p("cc", kList), p("body", kText), bodyType},
-		app: reqs(permMailSend), delegated: reqs(permMailSend), output: outMessage, item: onMessage},
+		app: permSendKeyed, delegated: permSendKeyed, output: outMessage, item: onMessage},
 	{name: "createDraft", params: sendParams,
 		app: reqs(permMailReadWrite), delegated: reqs(permMailReadWrite), output: outMessage},
 	mailWrite("move", outMessage, must("folder", kText)),

@@ -82,6 +82,16 @@
 //	                      <IANA name> (default UTC; cron only).
 //	manual                fired by `starter recipes run`; its payload is `input`.
 //
+// A mail trigger fires once per message. Graph gives a message moved or
+// copied to another folder a new ID, and lists it there as created; a
+// recipe that already fired for the same message (the same
+// internetMessageId in the same mailbox) does not fire for it again, and
+// `starter recipes why` on the new ID names the earlier run. So a newMail
+// recipe on folder "*" does not run again when its mail is filed, nor a
+// mailFlagged one for a message moved while flagged; clearing the flag and
+// setting it again is a new run. A manual run (`recipes run --item`) is
+// not held back.
+//
 // Durations are Go durations with days allowed in front: 90s, 15m, 1h30m,
 // 2d, 1d12h.
 //
@@ -193,8 +203,10 @@
 // application and delegated, least privileged first (graph-behavior.md
 // §8): mail triggers Mail.ReadBasic.All / Mail.ReadBasic; event triggers
 // Calendars.Read; mailboxes.group GroupMember.Read.All; send, reply,
-// replyAll, forward Mail.Send (delegated sends with from also
-// Mail.Send.Shared); the other mail actions Mail.ReadWrite; event
+// replyAll, forward Mail.Send and Mail.ReadWrite (each goes through a
+// draft tagged with the step's key; delegated sends with from also
+// Mail.Send.Shared and Mail.ReadWrite.Shared); the other mail actions
+// Mail.ReadWrite; event
 // actions Calendars.ReadWrite; findMeetingTimes Calendars.Read, delegated
 // only; createOnlineMeeting OnlineMeetings.ReadWrite.All plus an
 // application access policy / OnlineMeetings.ReadWrite; contacts

@@ -133,7 +133,8 @@ func TestInvalidRecipesReportPositionedDiagnostics(t *testing.T) {
 
 		// Permissions the tenant lacks, and auth modes Graph does not support.
 		{"permission not granted", head + mailTrigger + "steps:\n  - id: fwd\n    forward:\n      to: x@contoso.com\n", appOnlyReadOnly,
-			[]string{`f.yaml:9:5: step "fwd" (forward) needs Mail.Send, which tenant "contoso" has not granted (application permissions); grant it to the app and consent again, or remove step "fwd"`}},
+			[]string{`f.yaml:9:5: step "fwd" (forward) needs Mail.Send, which tenant "contoso" has not granted (application permissions); grant it to the app and consent again, or remove step "fwd"`,
+				`f.yaml:9:5: step "fwd" (forward) needs Mail.ReadWrite, which tenant "contoso" has not granted (application permissions); grant it to the app and consent again, or remove step "fwd"`}},
 		{"trigger permission not granted", head + "trigger:\n  eventChanged: {}\nsteps:\n  - id: a\n    markRead: {messageId: x}\n", delegatedAll,
 			[]string{`f.yaml:6:3: trigger eventChanged needs Calendars.Read, which tenant "contoso" has not granted (delegated permissions); grant it to the app and consent again, or remove trigger eventChanged`}},
 		{"app-only unsupported", head + mailTrigger + "steps:\n  - id: post\n    postChannelMessage: {team: t, channel: c, body: hi}\n", appOnlyUnknownGrant,

@@ -110,7 +110,8 @@ func stepNeeds(s *Step, delegatedAuth bool, feature func(string) []permissions.R
 	}
 	add(s.ActionPos, "", spec.delegated...)
 	if f := s.Params["from"]; f != nil && s.Action == "send" {
-		add(f.Pos, "sending as another mailbox (from) with delegated auth", permMailSendShared)
+		// The keyed draft is created in, and sent from, that mailbox.
+		add(f.Pos, "sending as another mailbox (from) with delegated auth", permMailSendShared, permMailRWShared)
 	}
 	return out
 }

@@ -10,15 +10,17 @@ import (
 )
 
 // TestExamplePermissionsMatchTheLeastPrivilegeTable checks each example's
-// minimal set against graph-behavior.md §8, in both auth modes.
+// minimal set against graph-behavior.md §8, in both auth modes. Sending,
+// replying and forwarding write a keyed draft first (Mail.ReadWrite) and
+// then send it (Mail.Send).
 func TestExamplePermissionsMatchTheLeastPrivilegeTable(t *testing.T) {
 	want := map[string]struct{ app, delegated []string }{
-		"vip-forward":      {[]string{"Mail.ReadBasic.All", "Mail.Send"}, []string{"Mail.ReadBasic", "Mail.Send"}},
+		"vip-forward":      {[]string{"Mail.ReadWrite", "Mail.Send"}, []string{"Mail.ReadWrite", "Mail.Send"}},
 		"vip-escalate":     {[]string{"Mail.ReadWrite", "Mail.Send"}, []string{"Mail.ReadWrite", "Mail.Send"}},
-		"meeting-request":  {[]string{"Calendars.ReadWrite", "Mail.ReadBasic.All", "Mail.Send"}, []string{"Calendars.ReadWrite", "Mail.ReadBasic", "Mail.Send"}},
-		"sync-invite":      {[]string{"Calendars.ReadWrite", "Mail.Send", "OnlineMeetings.ReadWrite.All"}, []string{"Calendars.ReadWrite", "Mail.Send", "OnlineMeetings.ReadWrite"}},
-		"meeting-reminder": {[]string{"Calendars.Read", "GroupMember.Read.All", "Mail.Send"}, []string{"Calendars.Read", "GroupMember.Read.All", "Mail.Send"}},
-		"daily-digest":     {[]string{"Mail.ReadBasic.All", "Mail.Send"}, []string{"Mail.ReadBasic", "Mail.Send"}},
+		"meeting-request":  {[]string{"Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send"}, []string{"Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send"}},
+		"sync-invite":      {[]string{"Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send", "OnlineMeetings.ReadWrite.All"}, []string{"Calendars.ReadWrite", "Mail.ReadWrite", "Mail.Send", "OnlineMeetings.ReadWrite"}},
+		"meeting-reminder": {[]string{"Calendars.Read", "GroupMember.Read.All", "Mail.ReadWrite", "Mail.Send"}, []string{"Calendars.Read", "GroupMember.Read.All", "Mail.ReadWrite", "Mail.Send"}},
+		"daily-digest":     {[]string{"Mail.ReadWrite", "Mail.Send"}, []string{"Mail.ReadWrite", "Mail.Send"}},
 		"flagged-to-teams": {[]string{"Mail.ReadBasic.All"}, []string{"ChannelMessage.Send", "Mail.ReadBasic"}},
 		"newsletters":      {[]string{"Mail.ReadWrite"}, []string{"Mail.ReadWrite"}},
 	}

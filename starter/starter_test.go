@@ -606,18 +606,20 @@ func mustRead(t *testing.T, path string) string {
 // TestRecipesValidateNamesEveryProblemByPositionAndChecksTheGrant: a
 // recipe for a tenant the configuration lacks is refused at its tenant
 // line; with --grants, a step needing a permission the demo app was not
-// granted (move needs Mail.ReadWrite) is refused at its step; the valid
-// recipes are still listed, and validate exits 8.
+// granted (move needs Mail.ReadWrite; so does forward, which writes a keyed
+// draft before sending) is refused at its step; the valid recipes are
+// still listed, and validate exits 8.
 func TestRecipesValidateNamesEveryProblemByPositionAndChecksTheGrant(t *testing.T) {
 	cfg := world(t)
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "forward.yaml"), "name: forward-boss\ntenant: demo\nmailboxes: {all: true}\ntrigger:\n  newMail: {from: boss@contoso.example}\nsteps:\n  - id: fwd\n    forward: {to: assistant@contoso.example}\n")
 	mustWrite(t, filepath.Join(dir, "file.yaml"), "name: file-it\ntenant: demo\nmailboxes: {all: true}\ntrigger:\n  newMail: {}\nsteps:\n  - id: file\n    move: {folder: archive}\n")
+	mustWrite(t, filepath.Join(dir, "digest.yaml"), "name: digest-it\ntenant: demo\nmailboxes: {all: true}\ntrigger:\n  newMail: {}\nsteps:\n  - id: digest\n    summarize: {of: threads}\n")
 	mustWrite(t, filepath.Join(dir, "other.yaml"), "name: other\ntenant: nope\nmailboxes: {all: true}\ntrigger:\n  newMail: {}\nsteps:\n  - id: fwd\n    forward: {to: assistant@contoso.example}\n")
 
 	r := runStarter(t, cfg, "", "recipes", "validate", dir)
 	t.Logf("offline: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	if r.code != exitInvalidRecipes || !strings.Contains(r.stdout, "2 recipe(s) valid, 1 problem(s)") ||
+	if r.code != exitInvalidRecipes || !strings.Contains(r.stdout, "3 recipe(s) valid, 1 problem(s)") ||
 		!strings.Contains(r.stderr, filepath.Join(dir, "other.yaml")+":2:9: ") || !strings.Contains(r.stderr, `"nope"`) {
 		t.Fatalf("offline validate: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
@@ -627,14 +629,15 @@ func TestRecipesValidateNamesEveryProblemByPositionAndChecksTheGrant(t *testing.
 	}
 	r = runStarter(t, cfg, "", "recipes", "validate", "--grants", dir)
 	t.Logf("with grants: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	if r.code != exitInvalidRecipes || !strings.Contains(r.stdout, "1 recipe(s) valid, 2 problem(s)") ||
-		!strings.Contains(r.stderr, filepath.Join(dir, "file.yaml")+":8:5: ") || !strings.Contains(r.stderr, "Mail.ReadWrite") {
+	if r.code != exitInvalidRecipes || !strings.Contains(r.stdout, "1 recipe(s) valid, 3 problem(s)") ||
+		!strings.Contains(r.stderr, filepath.Join(dir, "file.yaml")+":8:5: ") || !strings.Contains(r.stderr, "Mail.ReadWrite") ||
+		!strings.Contains(r.stderr, filepath.Join(dir, "forward.yaml")+":8:5: ") {
 		t.Fatalf("validate --grants: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 
 	r = runStarter(t, cfg, "", "recipes", "list", "--grants", dir)
-	if r.code != exitOK || !strings.Contains(r.stdout, "forward-boss") || strings.Contains(r.stdout, "file-it") ||
-		!strings.Contains(r.stdout, "Mail.Send") || !strings.Contains(r.stderr, "2 problem(s)") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "digest-it") || strings.Contains(r.stdout, "file-it") || strings.Contains(r.stdout, "forward-boss") ||
+		!strings.Contains(r.stdout, "Mail.ReadBasic.All") || !strings.Contains(r.stderr, "3 problem(s)") {
 		t.Fatalf("list --grants: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }
