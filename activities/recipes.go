@@ -154,7 +154,9 @@ const dispatchChunk = 500
 // Dispatch matches a mailbox's pending changes (the outbox its saved pages
 // filled) against the tenant's recipes, records each decision for
 // `starter recipes why`, starts the runs that fire and signals runs waiting
-// for a reply in a conversation that got a message. Changes are acked only
+// for a reply in a conversation that got a message. A new message that
+// is one a recipe already fired for, moved or copied to another folder
+// under a new ID, does not fire it again (firedRuns). Changes are acked only
 // after their runs started, so a crash repeats the dispatch — and the run
 // IDs make the repeat start nothing twice.
 func (a *Recipes) Dispatch(ctx context.Context, tenant, mailbox string) (DispatchResult, error) {
@@ -218,6 +220,10 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 		return res, err
 	}
 	owner := dir.users[mailbox]
+	fired, err := a.firedMessages(ctx, tenant, mailbox, pending, msgs)
+	if err != nil {
+		return res, err
+	}
 	mentions, err := a.mentions(ctx, tenant, mailbox, owner, dir.groups[mailbox], recipes, switches, pending, msgs) // recipe_mentions.go
 	if err != nil {
 		return res, err
@@ -256,6 +262,11 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 			if ev, ok := events[p.Change.ItemID]; ok {
 				ev := ev
 				in.Event = &ev
+			} else if p.DeletedEvent != nil {
+				// Gone from the store with the change that deleted it:
+				// the outbox kept it as last stored, for the filters and
+				// the run's templates.
+				in.Event = p.DeletedEvent
 			}
 		}
 		for _, r := range recipes {
@@ -267,6 +278,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 			if !ok {
 				continue
 			}
+			fired.check(&d, r.Name, p, in)
 			dec := store.RecipeDecision{Tenant: tenant, Recipe: r.Name, ItemID: p.Change.ItemID, ChangeKey: recipe.ChangeKey(r, in),
 				RunID: d.RunID, Mailbox: mailbox, Fired: d.Fire, Reason: d.Reason(), At: p.At}
 			dec.Detail, _ = json.Marshal(d)
@@ -292,6 +304,60 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 	}
 	res.Replies, err = a.signalReplies(ctx, tenant, mailbox, replyConversations, replyMsgs)
 	return res, err
+}
+
+// firedRuns are the runs already fired for the messages of a chunk's new
+// messages, by message key (recipe.MessageKey): those the store holds, and
+// those the chunk fires as it goes.
+type firedRuns map[string][]store.FiredRun
+
+// firedMessages reads the runs fired for the messages of the chunk's
+// created messages, by their keys, in one query.
+func (a *Recipes) firedMessages(ctx context.Context, tenant, mailbox string, pending []store.PendingChange, msgs map[string]domain.Message) (firedRuns, error) {
+	var keys []string
+	for _, p := range pending {
+		if p.Initial || p.Change.Kind != domain.KindMessage || p.Change.Type != domain.ChangeCreated {
+			continue
+		}
+		if m, ok := msgs[p.Change.ItemID]; ok {
+			if k := recipe.MessageKey(m.InternetMessageID); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return firedRuns{}, nil
+	}
+	runs, err := a.Store.FiredMessageRuns(ctx, tenant, mailbox, keys)
+	if err != nil {
+		return nil, retryable("reading the runs of new messages", err)
+	}
+	return firedRuns(runs), nil
+}
+
+// check refuses (recipe.Decision.AlreadyFired) a decision to fire recipe
+// on a created message when the recipe already fired for the same message
+// under another ID: Graph gives a message moved or copied to another
+// folder a new ID, and lists it there as created. A run with the decision's
+// own ID is no earlier run but this one (a dispatch repeated after a
+// crash), which starts nothing twice anyway. A decision that fires is
+// remembered, so a later change of the chunk sees it. Updated messages are
+// matched as they are: flagging a message again is a new run.
+func (f firedRuns) check(d *recipe.Decision, recipeName string, p store.PendingChange, in recipe.Input) {
+	if !d.Fire || p.Change.Kind != domain.KindMessage || p.Change.Type != domain.ChangeCreated || in.Message == nil {
+		return
+	}
+	key := recipe.MessageKey(in.Message.InternetMessageID)
+	if key == "" {
+		return
+	}
+	for _, fr := range f[key] {
+		if fr.Recipe == recipeName && fr.RunID != d.RunID {
+			d.AlreadyFired(fr.RunID)
+			return
+		}
+	}
+	f[key] = append(f[key], store.FiredRun{Recipe: recipeName, RunID: d.RunID})
 }
 
 // runStartParallelism is how many runs one dispatch starts at once: each
@@ -351,7 +417,7 @@ func (a *Recipes) decide(r *recipe.Recipe, enabled bool, in recipe.Input, p stor
 	var start RunStart
 	k := r.Trigger.Kind
 	if k == recipe.TriggerUpcomingEvent {
-		if p.Change.Kind != domain.KindEvent || in.Event == nil {
+		if p.Change.Kind != domain.KindEvent || p.Change.Type == domain.ChangeDeleted || in.Event == nil {
 			return recipe.Decision{}, start, false
 		}
 		in.Signal = recipe.TriggerUpcomingEvent
@@ -381,15 +447,21 @@ func (a *Recipes) decide(r *recipe.Recipe, enabled bool, in recipe.Input, p stor
 }
 
 // saveRun keeps the trigger's data under the run's ID (first writer wins),
-// where the run's steps read it: the workflow carries only keys.
+// where the run's steps read it: the workflow carries only keys. A run
+// about a message keeps its message key, which the dispatch reads back so a
+// moved or copied message does not fire the recipe again (firedRuns).
 func (a *Recipes) saveRun(ctx context.Context, tenant string, r *recipe.Recipe, runID, mailbox, itemID, changeKey string, in recipe.Input) error {
 	snap, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("snapshot of run %s: %w", runID, err)
 	}
+	var msgKey string
+	if in.Message != nil {
+		msgKey = recipe.MessageKey(in.Message.InternetMessageID)
+	}
 	now := a.now()
 	if err := a.Store.SaveRun(ctx, store.RecipeRun{RunID: runID, Tenant: tenant, Recipe: r.Name, Mailbox: mailbox, ItemID: itemID,
-		ChangeKey: changeKey, Trigger: snap, Status: "started", CreatedAt: now, UpdatedAt: now}); err != nil {
+		ChangeKey: changeKey, MessageKey: msgKey, Trigger: snap, Status: "started", CreatedAt: now, UpdatedAt: now}); err != nil {
 		return retryable("saving a recipe run", err)
 	}
 	return nil

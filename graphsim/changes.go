@@ -204,6 +204,15 @@ func (s *Server) DeliverMessage(tenantID, userIDOrUPN string, m MessageSeed) (st
 	if err != nil {
 		return "", fmt.Errorf("graphsim: deliver to %q: %w", userIDOrUPN, err)
 	}
+	// The seed derives the Internet message ID and the conversation from
+	// the message's position, which a deleted message frees: a delivered
+	// message gets its own, as every real message has, so it is never
+	// taken for an earlier one (a recipe's moved-message check, a reply
+	// wait's conversation).
+	msg.internetMsgID = fmt.Sprintf("<%s@%s>", randomGUID(), hostOf(m.From, t.domain))
+	if m.ConversationID == "" {
+		msg.conversationID = outlookID("conversation", t.id, u.id, "delivered", msg.id)
+	}
 	msg.folderSeq = t.nextChange()
 	touchFolder(msg.folder, msg.folderSeq)
 	return msg.id, nil

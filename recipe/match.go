@@ -99,7 +99,11 @@ type Decision struct {
 	// RunID is the workflow ID the run has (or would have): set whenever
 	// the trigger matched.
 	RunID string
-	Fire  bool
+	// Duplicate is set, refused, when the recipe already fired for the
+	// same message under another ID: a message moved or copied to another
+	// folder (see AlreadyFired). Nil otherwise.
+	Duplicate *Check `json:",omitempty"`
+	Fire      bool
 }
 
 // Reason is a one-line summary: why it fired, or the first reason it did
@@ -126,7 +130,23 @@ func (d Decision) Reason() string {
 			return "condition is false"
 		}
 	}
+	if c := d.Duplicate; c != nil && !c.Passed {
+		return c.Reason
+	}
 	return "fires"
+}
+
+// AlreadyFired turns a decision to fire on a new message into one not to:
+// the recipe already fired as run runID for the same message in the same
+// mailbox (the same MessageKey) under another ID. Graph gives a message
+// moved or copied to another folder a new ID there, and its delta lists
+// it as created, so without this a newMail recipe on any folder would run
+// again for mail it already handled, and a mailFlagged one again for a
+// message that was flagged already.
+func (d *Decision) AlreadyFired(runID string) {
+	c := fail("duplicate", fmt.Sprintf("already fired for this message as run %s: it was moved or copied (Graph gives a moved message a new ID)", runID))
+	d.Duplicate = &c
+	d.Fire = false
 }
 
 // Match decides whether r fires on in. It is pure: no clock, no I/O, and
@@ -167,6 +187,9 @@ func fires(d Decision) bool {
 	}
 	if d.Condition != nil {
 		ok = ok && d.Condition.Err == "" && d.Condition.Value
+	}
+	if d.Duplicate != nil {
+		ok = ok && d.Duplicate.Passed
 	}
 	return ok
 }
@@ -457,6 +480,11 @@ func itemID(r *Recipe, in Input) string {
 //     re-armed under a new key);
 //   - schedule: "schedule:" and the fire time (Now);
 //   - manual: "manual:" and the operator's request ID (ChangeKey).
+//
+// A message moved or copied to another folder is a new item to Graph (a
+// new ID, listed as created), so its key alone would fire the recipe
+// again: the dispatcher refuses such a change with Decision.AlreadyFired
+// when the recipe already fired for the message (by MessageKey).
 func ChangeKey(r *Recipe, in Input) string {
 	switch r.Trigger.Kind {
 	case TriggerNewMail, TriggerSharedMailboxNewMail, TriggerMailMentionsMe:
@@ -489,6 +517,19 @@ func ReminderAt(r *Recipe, ev *domain.Event) (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return ev.Start.Add(-r.Trigger.LeadTime), true
+}
+
+// MessageKey identifies a message of a mailbox across its moves and
+// copies, which give it a new ID: a hash of its internetMessageId (RFC 5322
+// Message-ID, trimmed and lower-cased), 32 hex digits, so the store keeps
+// no Message-ID in clear. It is "" for a message without one (a draft).
+func MessageKey(internetMessageID string) string {
+	id := strings.ToLower(strings.TrimSpace(internetMessageID))
+	if id == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
 }
 
 // RunIDPrefix starts every recipe run's workflow ID.

@@ -370,3 +370,22 @@ func TestManualRunSeesItsPayload(t *testing.T) {
 		}
 	}
 }
+
+// A decision to fire that AlreadyFired refuses no longer fires, and says
+// why in its Reason, naming the earlier run; other decisions keep their
+// own reason.
+func TestAlreadyFiredRefusesAndExplains(t *testing.T) {
+	r := mustParse(t, head+"trigger:\n  newMail: {folder: '*'}\n"+steps)
+	d := Match(r, mailInput(domain.ChangeCreated, newMessage()))
+	if !d.Fire || d.Reason() != "fires" || d.Duplicate != nil {
+		t.Fatalf("a new message: fire %v, reason %q, duplicate %+v; want it to fire", d.Fire, d.Reason(), d.Duplicate)
+	}
+	d.AlreadyFired("outlookflow-recipe-earlier")
+	want := "already fired for this message as run outlookflow-recipe-earlier: it was moved or copied (Graph gives a moved message a new ID)"
+	if d.Fire || d.Reason() != want || fires(d) {
+		t.Errorf("after AlreadyFired: fire %v (recomputed %v), reason %q; want not fired, reason %q", d.Fire, fires(d), d.Reason(), want)
+	}
+	if d.Duplicate == nil || d.Duplicate.Name != "duplicate" || d.Duplicate.Passed {
+		t.Errorf("after AlreadyFired: duplicate check %+v, want a refused duplicate check", d.Duplicate)
+	}
+}

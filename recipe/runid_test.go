@@ -41,3 +41,33 @@ func TestRunIDGolden(t *testing.T) {
 		t.Errorf("RunID = %s, want %s (the derivation changed: replays would start second runs)", got, want)
 	}
 }
+
+// MessageKey is the same for every copy of a message (the Message-ID as
+// Graph gives it, whatever its case or surrounding space), differs between
+// messages, carries nothing in clear, and is pinned: changing it would let
+// a message moved across an upgrade fire again.
+func TestMessageKeyIsOneMessagesAcrossCopiesAndGolden(t *testing.T) {
+	k := MessageKey("<AbC123@contoso.com>")
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(k) {
+		t.Fatalf("MessageKey %q is not 32 hex digits", k)
+	}
+	if strings.Contains(k, "contoso") {
+		t.Errorf("MessageKey %q carries the Message-ID in clear", k)
+	}
+	for _, same := range []string{"<abc123@contoso.com>", "  <ABC123@CONTOSO.COM>\n"} {
+		if got := MessageKey(same); got != k {
+			t.Errorf("MessageKey(%q) = %s, want %s (the same message)", same, got, k)
+		}
+	}
+	if MessageKey("<abc124@contoso.com>") == k {
+		t.Error("two messages have the same MessageKey")
+	}
+	for _, none := range []string{"", "  "} {
+		if got := MessageKey(none); got != "" {
+			t.Errorf("MessageKey(%q) = %q, want \"\" (no Message-ID, no key)", none, got)
+		}
+	}
+	if got, want := k, "283509b96bfcf65551a45b0c4c8ea8be"; got != want {
+		t.Errorf("MessageKey = %s, want %s (the derivation changed)", got, want)
+	}
+}

@@ -451,6 +451,9 @@ func printWhy(w io.Writer, rep whyReport) error {
 					fmt.Fprintf(tw, "  condition\t%t\t%s\n", cond.Value, cond.Source)
 				}
 			}
+			if dup := m.Duplicate; dup != nil {
+				printCheck(tw, *dup)
+			}
 			fmt.Fprintf(tw, "  enabled\t%t\tat the time of the decision\n", m.Enabled)
 		}
 		if d.Fired {

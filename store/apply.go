@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/outlookflow/outlookflow/domain"
@@ -359,9 +360,26 @@ func normMessage(m domain.Message) domain.Message {
 }
 
 func (s *sqlStore) ApplyEvents(ctx context.Context, p EventsPage) (Counts, error) {
+	var snapshots map[string][]byte
+	if p.Outbox && len(p.Removed) > 0 && p.Tenant != "" && p.Mailbox != "" {
+		// The removed events as stored, for their outbox rows: read before
+		// the page's transaction, which deletes them. One sync writes a
+		// mailbox at a time (its lease), so nothing changes them between.
+		held, err := s.EventsByID(ctx, p.Tenant, p.Mailbox, p.Removed)
+		if err != nil {
+			return Counts{}, fmt.Errorf("store: reading the events a page removes, for the trigger outbox: %w", err)
+		}
+		snapshots = make(map[string][]byte, len(held))
+		for id, ev := range held {
+			if snapshots[id], err = json.Marshal(ev); err != nil {
+				return Counts{}, fmt.Errorf("store: snapshot of deleted event %q: %w", id, err)
+			}
+		}
+	}
 	return applyPage(ctx, s, eventKind, page[domain.Event]{
-		what:   fmt.Sprintf("applying events page for tenant %q mailbox %q window %q", p.Tenant, p.Mailbox, p.Window),
-		tenant: p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
+		snapshots: snapshots,
+		what:      fmt.Sprintf("applying events page for tenant %q mailbox %q window %q", p.Tenant, p.Mailbox, p.Window),
+		tenant:    p.Tenant, mailbox: p.Mailbox, fields: []field{{"Mailbox", p.Mailbox}},
 		upserts: p.Upserts, removed: p.Removed, next: p.Next,
 		cursor: domain.CursorKey{Tenant: p.Tenant, Mailbox: p.Mailbox, Kind: domain.CursorEvents, Scope: p.Window},
 		outbox: p.Outbox, outboxInitial: p.OutboxInitial,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -32,23 +33,33 @@ type PendingChange struct {
 	Initial bool
 	// At is when the page was applied, by the store's clock.
 	At time.Time
+	// DeletedEvent is, for a deleted event, the event as the store held
+	// it just before the deletion (Graph's delta gives only the ID), so
+	// filters and templates still see its subject, organizer and times;
+	// nil for every other change and for an event the store never held.
+	DeletedEvent *domain.Event
 }
 
 // outboxInsert writes a page's changes to the trigger outbox: the page's
 // tenant, OutboxInitial and time are shared by every row.
 var outboxInsert = newInsertSpec("trigger_outbox",
 	[]string{"tenant", "initial_round", "applied_at"},
-	[]string{"mailbox", "kind", "item_id", "change_type", "prev_flag"}, "")
+	[]string{"mailbox", "kind", "item_id", "change_type", "prev_flag", "snapshot"}, "")
 
 // writeOutbox adds a page's changes to the trigger outbox inside its
-// transaction; prevs[i] is the PrevFlag of changes[i].
-func (s *sqlStore) writeOutbox(ctx context.Context, tx *sql.Tx, tenant string, initial bool, changes []domain.Change, prevs []string) error {
+// transaction; prevs[i] is the PrevFlag of changes[i]; snapshots holds,
+// by item ID, what a deleted item's row carries (PendingChange.DeletedEvent).
+func (s *sqlStore) writeOutbox(ctx context.Context, tx *sql.Tx, tenant string, initial bool, changes []domain.Change, prevs []string, snapshots map[string][]byte) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	rows := make([][]any, len(changes))
 	for i, c := range changes {
-		rows[i] = []any{c.Mailbox, string(c.Kind), c.ItemID, string(c.Type), prevs[i]}
+		var snap []byte
+		if c.Type == domain.ChangeDeleted {
+			snap = snapshots[c.ItemID]
+		}
+		rows[i] = []any{c.Mailbox, string(c.Kind), c.ItemID, string(c.Type), prevs[i], snap}
 	}
 	if err := s.insertRows(ctx, tx, outboxInsert, []any{tenant, initial, s.t(s.now())}, rows); err != nil {
 		return fmt.Errorf("writing the trigger outbox: %w", err)
@@ -62,7 +73,7 @@ func (s *sqlStore) PendingChanges(ctx context.Context, tenant, mailbox string, l
 		return nil, err
 	}
 	cond, args := where(tenant, [2]string{"mailbox", mailbox})
-	q := `SELECT seq, mailbox, kind, item_id, change_type, prev_flag, initial_round, applied_at FROM trigger_outbox WHERE ` + cond + ` ORDER BY seq`
+	q := `SELECT seq, mailbox, kind, item_id, change_type, prev_flag, initial_round, applied_at, snapshot FROM trigger_outbox WHERE ` + cond + ` ORDER BY seq`
 	if limit > 0 {
 		args = append(args, limit)
 		q += fmt.Sprintf(" LIMIT $%d", len(args))
@@ -71,10 +82,18 @@ func (s *sqlStore) PendingChanges(ctx context.Context, tenant, mailbox string, l
 	err := s.query(ctx, what, q, args, func(rows *sql.Rows) error {
 		pc := PendingChange{Tenant: tenant}
 		var kind, typ, prev string
-		if err := rows.Scan(&pc.Seq, &pc.Change.Mailbox, &kind, &pc.Change.ItemID, &typ, &prev, &pc.Initial, timeScanner{&pc.At}); err != nil {
+		var snap []byte
+		if err := rows.Scan(&pc.Seq, &pc.Change.Mailbox, &kind, &pc.Change.ItemID, &typ, &prev, &pc.Initial, timeScanner{&pc.At}, &snap); err != nil {
 			return err
 		}
 		pc.Change.Kind, pc.Change.Type, pc.PrevFlag = domain.ItemKind(kind), domain.ChangeType(typ), domain.FlagStatus(prev)
+		if len(snap) > 0 && pc.Change.Kind == domain.KindEvent {
+			var ev domain.Event
+			if err := json.Unmarshal(snap, &ev); err != nil {
+				return fmt.Errorf("the snapshot of deleted event %q (outbox seq %d): %w", pc.Change.ItemID, pc.Seq, err)
+			}
+			pc.DeletedEvent = &ev
+		}
 		out = append(out, pc)
 		return nil
 	})

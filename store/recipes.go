@@ -24,6 +24,10 @@ type RecipeRun struct {
 	Mailbox   string
 	ItemID    string
 	ChangeKey string
+	// MessageKey identifies the run's message across the new IDs a move or
+	// a copy gives it (recipe.MessageKey of its internetMessageId); "" for
+	// a run about no message. FiredMessageRuns finds runs by it.
+	MessageKey string
 	// Trigger is a JSON snapshot of what fired the run, opaque to the
 	// store; nil when empty.
 	Trigger []byte
@@ -56,6 +60,12 @@ type RecipeDecision struct {
 	// nil when empty.
 	Detail []byte
 	At     time.Time
+}
+
+// FiredRun is a run saved for a message key (RecipeRun.MessageKey).
+type FiredRun struct {
+	Recipe string
+	RunID  string
 }
 
 // ReplyWait is a run waiting for a reply in a conversation of a mailbox
@@ -114,10 +124,10 @@ func (s *sqlStore) SaveRun(ctx context.Context, r RecipeRun) error {
 		updated = created
 	}
 	_, err := s.write.ExecContext(ctx, `
-		INSERT INTO recipe_runs (run_id, tenant, recipe, mailbox, item_id, change_key, trigger_json, status, step, reason, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		INSERT INTO recipe_runs (run_id, tenant, recipe, mailbox, item_id, change_key, message_key, trigger_json, status, step, reason, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (run_id) DO NOTHING`,
-		r.RunID, r.Tenant, r.Recipe, r.Mailbox, r.ItemID, r.ChangeKey, blob(r.Trigger), r.Status, r.Step, r.Reason,
+		r.RunID, r.Tenant, r.Recipe, r.Mailbox, r.ItemID, r.ChangeKey, r.MessageKey, blob(r.Trigger), r.Status, r.Step, r.Reason,
 		s.t(created), s.t(updated))
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
@@ -126,11 +136,11 @@ func (s *sqlStore) SaveRun(ctx context.Context, r RecipeRun) error {
 }
 
 // runCols are what scanRun reads.
-const runCols = `run_id, tenant, recipe, mailbox, item_id, change_key, trigger_json, status, step, reason, created_at, updated_at`
+const runCols = `run_id, tenant, recipe, mailbox, item_id, change_key, message_key, trigger_json, status, step, reason, created_at, updated_at`
 
 func scanRun(row interface{ Scan(...any) error }) (RecipeRun, error) {
 	var r RecipeRun
-	err := row.Scan(&r.RunID, &r.Tenant, &r.Recipe, &r.Mailbox, &r.ItemID, &r.ChangeKey, &r.Trigger,
+	err := row.Scan(&r.RunID, &r.Tenant, &r.Recipe, &r.Mailbox, &r.ItemID, &r.ChangeKey, &r.MessageKey, &r.Trigger,
 		&r.Status, &r.Step, &r.Reason, timeScanner{&r.CreatedAt}, timeScanner{&r.UpdatedAt})
 	r.Trigger = orNil(r.Trigger)
 	return r, err
@@ -188,6 +198,41 @@ func (s *sqlStore) Runs(ctx context.Context, tenant, recipe string, limit int) (
 		return nil
 	})
 	return out, err
+}
+
+func (s *sqlStore) FiredMessageRuns(ctx context.Context, tenant, mailbox string, keys []string) (map[string][]FiredRun, error) {
+	what := fmt.Sprintf("reading the runs of %d message keys of tenant %q mailbox %q", len(keys), tenant, mailbox)
+	if err := requireMailbox(what, tenant, mailbox); err != nil {
+		return nil, err
+	}
+	keys = uniqueIDs(keys)
+	out := make(map[string][]FiredRun, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	from, keyExpr := s.dialect.idList(3)
+	arg, err := s.dialect.idListArg(keys)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	// The keys are one parameter joined against the index recipe_runs_message
+	// (migration 00008), as in byIDs.
+	q := fmt.Sprintf(`SELECT r.message_key, r.recipe, r.run_id FROM %s CROSS JOIN recipe_runs r
+		WHERE r.tenant = $1 AND r.mailbox = $2 AND r.message_key = %s
+		ORDER BY r.message_key, r.created_at, r.run_id`, from, keyExpr)
+	err = s.query(ctx, what, q, []any{tenant, mailbox, arg}, func(rows *sql.Rows) error {
+		var key string
+		var fr FiredRun
+		if err := rows.Scan(&key, &fr.Recipe, &fr.RunID); err != nil {
+			return err
+		}
+		out[key] = append(out[key], fr)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (s *sqlStore) SaveStepOutput(ctx context.Context, runID, stepID string, output []byte) error {

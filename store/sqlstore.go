@@ -230,6 +230,9 @@ type page[T any] struct {
 	// outbox with the rows (MessagesPage.Outbox); outboxInitial is copied
 	// to each of its rows.
 	outbox, outboxInitial bool
+	// snapshots are what the outbox rows of deleted items carry, by ID
+	// (see PendingChange.DeletedEvent).
+	snapshots map[string][]byte
 
 	// Optional steps, inside the page's transaction: beforeWrites runs
 	// first; afterUpserts gets the items written (new or changed, each ID
@@ -313,7 +316,7 @@ func applyPage[T any](ctx context.Context, s *sqlStore, k kind[T], p page[T]) (C
 		counts.Add(c)
 		if p.outbox {
 			prevs = alignPrevs(prevs, prev, len(counts.Changes))
-			if err := s.writeOutbox(ctx, tx, p.tenant, p.outboxInitial, counts.Changes, prevs); err != nil {
+			if err := s.writeOutbox(ctx, tx, p.tenant, p.outboxInitial, counts.Changes, prevs, p.snapshots); err != nil {
 				return err
 			}
 		}

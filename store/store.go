@@ -140,6 +140,12 @@ type Store interface {
 	// (its Status moves only through UpdateRun). A zero CreatedAt is the
 	// store's clock, a zero UpdatedAt is CreatedAt.
 	SaveRun(ctx context.Context, run RecipeRun) error
+	// FiredMessageRuns returns, for each of keys (RecipeRun.MessageKey)
+	// that runs of the mailbox were saved with, those runs' recipes and
+	// IDs, oldest first; a key without runs is absent, and empty keys are
+	// ignored. The dispatcher reads it so a message moved or copied (a new
+	// ID, the same key) does not fire a recipe that fired for it already.
+	FiredMessageRuns(ctx context.Context, tenant, mailbox string, keys []string) (map[string][]FiredRun, error)
 	// Run returns a recipe run; found is false if none has the ID.
 	Run(ctx context.Context, runID string) (run RecipeRun, found bool, err error)
 	// UpdateRun sets a run's status, step and reason, and its UpdatedAt to

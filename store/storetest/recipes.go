@@ -159,12 +159,21 @@ func testOutbox(t *testing.T, h *harness) {
 	applyEvents("e1", []domain.Event{ev, event(mbox, "e2")}, nil, true)
 	applyEvents("e1", []domain.Event{ev, event(mbox, "e2")}, nil, true) // replayed
 	ev.Subject = "Pipeline review (moved)"
-	applyEvents("e2", []domain.Event{ev}, []string{"e2"}, false)
+	// A deleted event's change carries the event as the store last held
+	// it (Graph's delta gives only its ID); an ID never stored, none.
+	held := must[map[string]domain.Event](t, "reading e2")(s.EventsByID(ctx(t), tenantA, mbox, []string{"e2"}))
+	e2, ok := held["e2"]
+	if !ok || e2.Subject != event(mbox, "e2").Subject {
+		t.Fatalf("e2 as stored: %+v", held)
+	}
+	applyEvents("e2", []domain.Event{ev}, []string{"e2", "never-stored"}, false)
+	deleted := pending(tenantA, domain.KindEvent, mbox, "e2", domain.ChangeDeleted, "", false)
+	deleted.DeletedEvent = &e2
 	want = append(want,
 		pending(tenantA, domain.KindEvent, mbox, "e1", domain.ChangeCreated, "", true),
 		pending(tenantA, domain.KindEvent, mbox, "e2", domain.ChangeCreated, "", true),
 		pending(tenantA, domain.KindEvent, mbox, "e1", domain.ChangeUpdated, "", false),
-		pending(tenantA, domain.KindEvent, mbox, "e2", domain.ChangeDeleted, "", false))
+		deleted)
 	pendingIs(t, "the outbox after events", list(tenantA, mbox, 0), want)
 
 	// Other mailboxes and tenants: the mailbox filter, "" for the whole
@@ -421,7 +430,7 @@ func testConversationMessages(t *testing.T, h *harness) {
 func testRecipeRuns(t *testing.T, h *harness) {
 	s := h.open()
 	run := store.RecipeRun{RunID: "run-1", Tenant: tenantA, Recipe: "flag-escalation", Mailbox: "u-mgr", ItemID: "m1", ChangeKey: "ck1",
-		Trigger: []byte(`{"kind":"message","id":"m1"}`), Status: "running", Step: "check", CreatedAt: base, UpdatedAt: base}
+		MessageKey: "0123456789abcdef0123456789abcdef", Trigger: []byte(`{"kind":"message","id":"m1"}`), Status: "running", Step: "check", CreatedAt: base, UpdatedAt: base}
 	if err := s.SaveRun(ctx(t), run); err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +449,7 @@ func testRecipeRuns(t *testing.T, h *harness) {
 	want, _, _ := s.Run(ctx(t), "run-1")
 	second := run
 	second.Trigger, second.CreatedAt, second.UpdatedAt = []byte(`{"kind":"message","id":"other"}`), base.Add(time.Hour), base.Add(time.Hour)
-	second.Recipe, second.ItemID = "another-recipe", "m2"
+	second.Recipe, second.ItemID, second.MessageKey = "another-recipe", "m2", "another-key"
 	if err := s.SaveRun(ctx(t), second); err != nil {
 		t.Fatalf("saving a run again: %v", err)
 	}
@@ -517,6 +526,63 @@ func testRecipeRuns(t *testing.T, h *harness) {
 
 	if err := s.SaveRun(ctx(t), store.RecipeRun{Tenant: tenantA, Recipe: "r"}); !errors.Is(err, store.ErrInvalidRecord) {
 		t.Errorf("saving a run without an ID: err = %v, want ErrInvalidRecord", err)
+	}
+}
+
+// testFiredMessageRuns: runs are found by the message key they were saved
+// with, per mailbox and tenant, across recipes, oldest first; keys
+// without runs, empty keys and runs without a key are not.
+func testFiredMessageRuns(t *testing.T, h *harness) {
+	s := h.open()
+	const k1, k2, k3, none = "k1-0000000000000000000000000000", "k2-0000000000000000000000000000", "k3-0000000000000000000000000000", "k4-0000000000000000000000000000"
+	mbox, other := "u-mgr", "u-ceo"
+	for _, r := range []store.RecipeRun{
+		{RunID: "run-new-m1", Recipe: "any-folder", Mailbox: mbox, ItemID: "m1", ChangeKey: "new", MessageKey: k1, CreatedAt: base},
+		// Saved before the run above but created after it: the order is
+		// by CreatedAt.
+		{RunID: "run-flag-m1-later", Recipe: "flagged", Mailbox: mbox, ItemID: "m1", ChangeKey: "flagged:9", MessageKey: k1, CreatedAt: base.Add(2 * time.Minute)},
+		{RunID: "run-flag-m1", Recipe: "flagged", Mailbox: mbox, ItemID: "m1", ChangeKey: "flagged:3", MessageKey: k1, CreatedAt: base.Add(time.Minute)},
+		{RunID: "run-new-m2", Recipe: "any-folder", Mailbox: mbox, ItemID: "m2", ChangeKey: "new", MessageKey: k2, CreatedAt: base},
+		// The same message in another mailbox, and in another tenant.
+		{RunID: "run-other-mailbox", Recipe: "any-folder", Mailbox: other, ItemID: "x1", ChangeKey: "new", MessageKey: k1, CreatedAt: base},
+		{RunID: "run-other-tenant", Tenant: tenantB, Recipe: "any-folder", Mailbox: mbox, ItemID: "m1", ChangeKey: "new", MessageKey: k1, CreatedAt: base},
+		// A run about no message (a schedule tick) and one in a key not asked for.
+		{RunID: "run-schedule", Recipe: "daily", Mailbox: mbox, ItemID: mbox, ChangeKey: "schedule:x", CreatedAt: base},
+		{RunID: "run-new-m3", Recipe: "any-folder", Mailbox: mbox, ItemID: "m3", ChangeKey: "new", MessageKey: k3, CreatedAt: base},
+	} {
+		if r.Tenant == "" {
+			r.Tenant = tenantA
+		}
+		r.Status = "started"
+		if err := s.SaveRun(ctx(t), r); err != nil {
+			t.Fatalf("saving %s: %v", r.RunID, err)
+		}
+	}
+	// Saving a run again with another key changes nothing (first writer wins).
+	if err := s.SaveRun(ctx(t), store.RecipeRun{RunID: "run-new-m2", Tenant: tenantA, Recipe: "any-folder", Mailbox: mbox, MessageKey: none}); err != nil {
+		t.Fatal(err)
+	}
+	fired := func(tenant, mailbox string, keys ...string) map[string][]store.FiredRun {
+		t.Helper()
+		return must[map[string][]store.FiredRun](t, "FiredMessageRuns")(s.FiredMessageRuns(ctx(t), tenant, mailbox, keys))
+	}
+	equal(t, "the runs of k1, k2 and a key without runs", fired(tenantA, mbox, k1, none, k2, "", k1), map[string][]store.FiredRun{
+		k1: {{Recipe: "any-folder", RunID: "run-new-m1"}, {Recipe: "flagged", RunID: "run-flag-m1"}, {Recipe: "flagged", RunID: "run-flag-m1-later"}},
+		k2: {{Recipe: "any-folder", RunID: "run-new-m2"}},
+	})
+	equal(t, "the other mailbox's runs of k1", fired(tenantA, other, k1, k2), map[string][]store.FiredRun{
+		k1: {{Recipe: "any-folder", RunID: "run-other-mailbox"}},
+	})
+	equal(t, "the other tenant's runs of k1", fired(tenantB, mbox, k1), map[string][]store.FiredRun{
+		k1: {{Recipe: "any-folder", RunID: "run-other-tenant"}},
+	})
+	equal(t, "no keys", fired(tenantA, mbox), map[string][]store.FiredRun{})
+	equal(t, "only empty keys (runs without a message are never found)", fired(tenantA, mbox, "", ""), map[string][]store.FiredRun{})
+	if got, _, _ := s.Run(ctx(t), "run-new-m2"); got.MessageKey != k2 {
+		t.Errorf("run-new-m2 saved again with another key: MessageKey %q, want the first %q", got.MessageKey, k2)
+	}
+	if _, err := s.FiredMessageRuns(ctx(t), tenantA, "", []string{k1}); !errors.Is(err, store.ErrInvalidRecord) {
+		t.Errorf("reading without a mailbox: err = %v, want ErrInvalidRecord", err)
 	}
 }
 

@@ -3,8 +3,9 @@
 // committing together or not at all, tenant isolation, attendees replaced
 // rather than duplicated, migrations that can run twice and at once, and
 // the recipe engine's state: the trigger outbox written with its page,
-// reads by ID, runs, decisions, switches and reply waits; and sealed
-// secrets, their sweep and their re-sealing for key rotation.
+// reads by ID, runs (and their reads by message key), decisions, switches
+// and reply waits; and sealed secrets, their sweep and their re-sealing
+// for key rotation.
 package storetest
 
 import (
@@ -56,6 +57,7 @@ func Run(t *testing.T, newConfig func(t *testing.T) store.Config) {
 		{"ConversationMessagesAreStrictlyAfterAndOldestFirst", testConversationMessages},
 		{"MessagesSinceAreStrictlyAfterNewestFirstAndBounded", testMessagesSince},
 		{"RecipeRunsFirstWriterWinsAndStepOutputsUpsert", testRecipeRuns},
+		{"RecipeRunsAreFoundByMessageKeyPerMailbox", testFiredMessageRuns},
 		{"RecipeDecisionsUpsertOnItemVersion", testRecipeDecisions},
 		{"RecipeSwitchesOverridePerTenant", testRecipeSwitches},
 		{"ReplyWaitsAreFoundByConversation", testReplyWaits},
