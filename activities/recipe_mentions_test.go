@@ -19,6 +19,20 @@ import (
 	"github.com/outlookflow/outlookflow/store"
 )
 
+// parseRecipes parses recipe sources that must be valid.
+func parseRecipes(t *testing.T, srcs ...string) []*recipe.Recipe {
+	t.Helper()
+	var rs []*recipe.Recipe
+	for _, src := range srcs {
+		r, diags := recipe.Parse("r.yaml", []byte(src), recipe.Options{})
+		if len(diags) > 0 {
+			t.Fatalf("recipe: %v", diags)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
 // startedRuns is a RunStarter that records what it was asked to start.
 type startedRuns struct {
 	mu   sync.Mutex
@@ -35,6 +49,9 @@ func (s *startedRuns) StartRun(_ context.Context, start activities.RunStart) (bo
 func (s *startedRuns) SignalReply(context.Context, string, string, time.Time) (bool, error) {
 	return false, nil
 }
+
+// Skipped: no run these tests start ends skipped.
+func (s *startedRuns) Skipped(context.Context, string) (bool, error) { return false, nil }
 
 func (s *startedRuns) recipes() map[string]int {
 	s.mu.Lock()
@@ -92,14 +109,7 @@ func mentionWorld(t *testing.T, roles []string, recipes ...string) (*stepWorld, 
 		Next: store.Next{Token: "m", Complete: true}, Outbox: true}); err != nil {
 		t.Fatal(err)
 	}
-	var rs []*recipe.Recipe
-	for _, src := range recipes {
-		r, diags := recipe.Parse("r.yaml", []byte(src), recipe.Options{})
-		if len(diags) > 0 {
-			t.Fatalf("recipe: %v", diags)
-		}
-		rs = append(rs, r)
-	}
+	rs := parseRecipes(t, recipes...)
 	runs := &startedRuns{}
 	a := &activities.Recipes{Store: w.store, Book: activities.NewRecipeBook(rs), Runs: runs, Graph: w.appGraph(), Log: zap.NewNop(),
 		Tenants: tenants{activities.TenantSettings{TenantID: w.tenantID, ClientID: w.clientID, AuthMode: activities.AuthAppOnly,

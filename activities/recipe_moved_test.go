@@ -84,14 +84,7 @@ func newMovedWorld(t *testing.T) *movedWorld {
 		}}); err != nil {
 		t.Fatal(err)
 	}
-	var rs []*recipe.Recipe
-	for _, src := range movedRecipes {
-		r, diags := recipe.Parse("r.yaml", []byte(src), recipe.Options{})
-		if len(diags) > 0 {
-			t.Fatalf("recipe: %v", diags)
-		}
-		rs = append(rs, r)
-	}
+	rs := parseRecipes(t, movedRecipes...)
 	runs := &flakyRuns{}
 	return &movedWorld{t: t, st: st, runs: runs, a: &activities.Recipes{Store: st, Book: activities.NewRecipeBook(rs), Runs: runs, Log: zap.NewNop()}}
 }

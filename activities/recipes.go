@@ -78,6 +78,9 @@ type RunStarter interface {
 	// SignalReply tells a waiting run that a reply arrived; a run that has
 	// ended is not an error (found is false).
 	SignalReply(ctx context.Context, runID, messageID string, at time.Time) (found bool, err error)
+	// Skipped reports whether the run with this ID ended Skipped (its
+	// recheck found nothing to do); false when it never ran or has not.
+	Skipped(ctx context.Context, runID string) (bool, error)
 }
 
 // RunStart is what starting one run needs: its keys and the recipe's plan,
@@ -279,6 +282,11 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 				continue
 			}
 			fired.check(&d, r.Name, p, in)
+			if start.Recheck && d.Fire {
+				if d.RunID, err = a.reArm(ctx, d.RunID); err != nil {
+					return res, err
+				}
+			}
 			dec := store.RecipeDecision{Tenant: tenant, Recipe: r.Name, ItemID: p.Change.ItemID, ChangeKey: recipe.ChangeKey(r, in),
 				RunID: d.RunID, Mailbox: mailbox, Fired: d.Fire, Reason: d.Reason(), At: p.At}
 			dec.Detail, _ = json.Marshal(d)
@@ -358,6 +366,31 @@ func (f firedRuns) check(d *recipe.Decision, recipeName string, p store.PendingC
 		}
 	}
 	f[key] = append(f[key], store.FiredRun{Recipe: recipeName, RunID: d.RunID})
+}
+
+// maxReArms bounds how often one reminder is armed again after being
+// skipped: an event moved away and back more often than this keeps the
+// last run it had.
+const maxReArms = 20
+
+// reArm picks the ID of a reminder's run: its run ID, or, when the run
+// under that ID went off and was skipped (the event was elsewhere then, or
+// the recipe off) and the event is at that start again, the next ID
+// (recipe.ReArmedRunID). A run that is still waiting or has fired keeps
+// its ID, so a repeated dispatch starts nothing twice.
+func (a *Recipes) reArm(ctx context.Context, runID string) (string, error) {
+	id := runID
+	for n := 1; n <= maxReArms; n++ {
+		id = recipe.ReArmedRunID(runID, n)
+		skipped, err := a.Runs.Skipped(ctx, id)
+		if err != nil {
+			return "", retryable("reading a reminder's earlier run", err)
+		}
+		if !skipped {
+			return id, nil
+		}
+	}
+	return id, nil
 }
 
 // runStartParallelism is how many runs one dispatch starts at once: each

@@ -223,13 +223,9 @@ func (s *Server) DeliverMessage(tenantID, userIDOrUPN string, m MessageSeed) (st
 func (s *Server) DeleteMessage(tenantID, userIDOrUPN, messageID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, u, m, err := s.tenantUserMessage(tenantID, userIDOrUPN, messageID)
 	if err != nil {
 		return err
-	}
-	m := u.messageIn(nil, messageID)
-	if m == nil {
-		return fmt.Errorf("%w: message %q of user %q", ErrNotFound, messageID, userIDOrUPN)
 	}
 	u.removeMessage(m)
 	seq := t.nextChange()
@@ -245,13 +241,9 @@ func (s *Server) DeleteMessage(tenantID, userIDOrUPN, messageID string) error {
 func (s *Server) MoveMessage(tenantID, userIDOrUPN, messageID, folderKey string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, u, m, err := s.tenantUserMessage(tenantID, userIDOrUPN, messageID)
 	if err != nil {
 		return "", err
-	}
-	m := u.messageIn(nil, messageID)
-	if m == nil {
-		return "", fmt.Errorf("%w: message %q of user %q", ErrNotFound, messageID, userIDOrUPN)
 	}
 	f := u.folderByKey(folderKey)
 	if f == nil {
@@ -308,4 +300,34 @@ func (s *Server) tenantUser(tenantID, userIDOrUPN string) (*tenant, *user, error
 		return nil, nil, fmt.Errorf("%w: user %q", ErrNotFound, userIDOrUPN)
 	}
 	return t, u, nil
+}
+
+// tenantUserMessage is tenantUser plus the message messageID names, in any
+// folder, for the control calls that change one message. Callers hold s.mu.
+func (s *Server) tenantUserMessage(tenantID, userIDOrUPN, messageID string) (*tenant, *user, *message, error) {
+	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m := u.messageIn(nil, messageID)
+	if m == nil {
+		return nil, nil, nil, fmt.Errorf("%w: message %q of user %q", ErrNotFound, messageID, userIDOrUPN)
+	}
+	return t, u, m, nil
+}
+
+// tenantUserFolder is tenantUser plus the mail folder folderKey names (a
+// well-known name, folder ID or custom folder's display name, as
+// folderBySeedKey resolves it), for the control calls that change one
+// folder. Callers hold s.mu.
+func (s *Server) tenantUserFolder(tenantID, userIDOrUPN, folderKey string) (*tenant, *user, *folder, error) {
+	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f := u.folderBySeedKey(folderKey)
+	if f == nil {
+		return nil, nil, nil, fmt.Errorf("%w: folder %q", ErrNotFound, folderKey)
+	}
+	return t, u, f, nil
 }

@@ -347,6 +347,24 @@ func (s *Server) lockContacts(g *graphRequest, folderKey string) (*user, *contac
 	return u, f, true
 }
 
+// lockContact resolves the mailbox and folder with lock (lockContacts for a
+// read, lockContactsWrite for a write) and then the contact id names, which
+// must be in that folder when the path names one (folderKey != ""). On
+// success s.mu is held; on failure it is released and the error written.
+func (s *Server) lockContact(g *graphRequest, folderKey, id string, lock func(*graphRequest, string) (*user, *contactFolder, bool)) (*contact, bool) {
+	u, f, ok := lock(g, folderKey)
+	if !ok {
+		return nil, false
+	}
+	c := u.contactByID(id)
+	if c == nil || (folderKey != "" && c.folderID != f.id) {
+		s.mu.Unlock()
+		errItemNotFoundOrMalformed(g, id)
+		return nil, false
+	}
+	return c, true
+}
+
 func selectContactProps(g *graphRequest) ([]string, bool) {
 	props, bad := canonicalProps(g.q.selects, contactSelectable)
 	if bad != "" {
@@ -375,13 +393,9 @@ func (s *Server) listContacts(g *graphRequest, folderKey string) {
 	if !ok {
 		return
 	}
-	top := messagesDefaultPage
-	if q.hasTop {
-		if q.top < 1 || q.top > messagesMaxPage {
-			errBadRequest(w, r, "ErrorInvalidParameter", fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
-			return
-		}
-		top = q.top
+	top, ok := pageTop(g)
+	if !ok {
+		return
 	}
 	props, ok := selectContactProps(g)
 	if !ok {
@@ -425,14 +439,8 @@ func (s *Server) getContact(g *graphRequest, folderKey, id string) {
 	if !ok {
 		return
 	}
-	u, f, ok := s.lockContacts(g, folderKey)
+	c, ok := s.lockContact(g, folderKey, id, s.lockContacts)
 	if !ok {
-		return
-	}
-	c := u.contactByID(id)
-	if c == nil || (folderKey != "" && c.folderID != f.id) {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
 		return
 	}
 	entity := withExtProps(contactJSON(c, props), c, expand)
@@ -447,13 +455,9 @@ func (s *Server) listContactFolders(g *graphRequest) {
 		errNotSimulated(w, r, "query options on contactFolders")
 		return
 	}
-	top := messagesDefaultPage
-	if q.hasTop {
-		if q.top < 1 || q.top > messagesMaxPage {
-			errBadRequest(w, r, "ErrorInvalidParameter", fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
-			return
-		}
-		top = q.top
+	top, ok := pageTop(g)
+	if !ok {
+		return
 	}
 	u, _, ok := s.lockContacts(g, "")
 	if !ok {
@@ -602,17 +606,12 @@ func (s *Server) UpdateContact(tenantID, userIDOrUPN, contactID string, up Conta
 	if c == nil {
 		return fmt.Errorf("%w: contact %q", ErrNotFound, contactID)
 	}
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&c.givenName, up.GivenName)
-	set(&c.surname, up.Surname)
-	set(&c.displayName, up.DisplayName)
-	set(&c.companyName, up.CompanyName)
-	set(&c.jobTitle, up.JobTitle)
-	set(&c.mobilePhone, up.MobilePhone)
+	setIfGiven(&c.givenName, up.GivenName)
+	setIfGiven(&c.surname, up.Surname)
+	setIfGiven(&c.displayName, up.DisplayName)
+	setIfGiven(&c.companyName, up.CompanyName)
+	setIfGiven(&c.jobTitle, up.JobTitle)
+	setIfGiven(&c.mobilePhone, up.MobilePhone)
 	if up.Emails != nil {
 		c.emails = nil
 		for _, e := range *up.Emails {

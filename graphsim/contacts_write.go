@@ -411,12 +411,18 @@ func contactEntityContext(g *graphRequest, folderKey string) string {
 	return contextURL(g.r, ctx+"/contacts/$entity")
 }
 
-func (s *Server) createContactGraph(g *graphRequest, folderKey string) {
+// readContactInput reads and validates a contact create or update body
+// (before any lock is taken, as create and PATCH both do).
+func readContactInput(g *graphRequest) (*contactInput, bool) {
 	m, ok := readJSONBody(g, true)
 	if !ok {
-		return
+		return nil, false
 	}
-	in, ok := parseContactInput(g, m)
+	return parseContactInput(g, m)
+}
+
+func (s *Server) createContactGraph(g *graphRequest, folderKey string) {
+	in, ok := readContactInput(g)
 	if !ok {
 		return
 	}
@@ -443,22 +449,12 @@ func (s *Server) createContactGraph(g *graphRequest, folderKey string) {
 }
 
 func (s *Server) patchContactGraph(g *graphRequest, folderKey, id string) {
-	m, ok := readJSONBody(g, true)
+	in, ok := readContactInput(g)
 	if !ok {
 		return
 	}
-	in, ok := parseContactInput(g, m)
+	c, ok := s.lockContact(g, folderKey, id, s.lockContactsWrite)
 	if !ok {
-		return
-	}
-	u, f, ok := s.lockContactsWrite(g, folderKey)
-	if !ok {
-		return
-	}
-	c := u.contactByID(id)
-	if c == nil || (folderKey != "" && c.folderID != f.id) {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
 		return
 	}
 	in.apply(c)

@@ -138,13 +138,9 @@ func (s *Server) ExpireSecret(tenantID, clientID, value string) error {
 func (s *Server) Mailbox(tenantID, userIDOrUPN, folderKey string) ([]Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return nil, fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
-	}
-	u := t.lookupUser(userIDOrUPN)
-	if u == nil {
-		return nil, fmt.Errorf("%w: user %q", ErrNotFound, userIDOrUPN)
+	_, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	if err != nil {
+		return nil, err
 	}
 	var f *folder
 	if folderKey != "" {

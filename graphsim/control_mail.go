@@ -24,13 +24,9 @@ type MessageUpdate struct {
 func (s *Server) UpdateMessage(tenantID, userIDOrUPN, messageID string, up MessageUpdate) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, _, m, err := s.tenantUserMessage(tenantID, userIDOrUPN, messageID)
 	if err != nil {
 		return err
-	}
-	m := u.messageIn(nil, messageID)
-	if m == nil {
-		return fmt.Errorf("%w: message %q of user %q", ErrNotFound, messageID, userIDOrUPN)
 	}
 	if up.Importance != nil {
 		switch imp := strings.ToLower(*up.Importance); imp {
@@ -96,13 +92,9 @@ func (s *Server) CreateFolder(tenantID, userIDOrUPN, parentKey, displayName stri
 func (s *Server) RenameFolder(tenantID, userIDOrUPN, folderKey, displayName string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, _, f, err := s.tenantUserFolder(tenantID, userIDOrUPN, folderKey)
 	if err != nil {
 		return err
-	}
-	f := u.folderBySeedKey(folderKey)
-	if f == nil {
-		return fmt.Errorf("%w: folder %q", ErrNotFound, folderKey)
 	}
 	if strings.TrimSpace(displayName) == "" {
 		return errors.New("graphsim: empty displayName")
@@ -117,13 +109,9 @@ func (s *Server) RenameFolder(tenantID, userIDOrUPN, folderKey, displayName stri
 func (s *Server) MoveFolder(tenantID, userIDOrUPN, folderKey, newParentKey string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, u, f, err := s.tenantUserFolder(tenantID, userIDOrUPN, folderKey)
 	if err != nil {
 		return err
-	}
-	f := u.folderBySeedKey(folderKey)
-	if f == nil {
-		return fmt.Errorf("%w: folder %q", ErrNotFound, folderKey)
 	}
 	if f.wellKnown != "" {
 		return fmt.Errorf("graphsim: well-known folder %q cannot be moved", f.wellKnown)
@@ -155,13 +143,9 @@ func (s *Server) MoveFolder(tenantID, userIDOrUPN, folderKey, newParentKey strin
 func (s *Server) DeleteFolder(tenantID, userIDOrUPN, folderKey string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	t, u, f, err := s.tenantUserFolder(tenantID, userIDOrUPN, folderKey)
 	if err != nil {
 		return err
-	}
-	f := u.folderBySeedKey(folderKey)
-	if f == nil {
-		return fmt.Errorf("%w: folder %q", ErrNotFound, folderKey)
 	}
 	if f.wellKnown != "" {
 		return fmt.Errorf("graphsim: well-known folder %q cannot be deleted", f.wellKnown)

@@ -640,6 +640,17 @@ func nextLinkURL(r *http.Request, set [][2]string) string {
 	return u
 }
 
+// respondEmpty answers a Graph write that returns no body: 202 (with
+// Content-Length 0) for send, reply, forward, sendMail and the event
+// actions, 204 for deletes.
+func respondEmpty(w http.ResponseWriter, r *http.Request, status int) {
+	setGraphHeaders(w, r)
+	if status != http.StatusNoContent {
+		w.Header().Set("Content-Length", "0")
+	}
+	w.WriteHeader(status)
+}
+
 // writeGraphJSON writes a successful Graph response body.
 func writeGraphJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
 	perItemDelay(r, body)
@@ -703,6 +714,15 @@ func decodeJSONObject(w http.ResponseWriter, r *http.Request, b []byte) (map[str
 		return nil, false
 	}
 	return m, true
+}
+
+// setIfGiven copies *v into *dst when v is set: the optional fields of a
+// PATCH-like input (event create and update, the contact control call)
+// change only what the caller gave.
+func setIfGiven[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 func ciGet(m map[string]any, key string) (any, bool) {

@@ -292,6 +292,16 @@ func (s *Server) lockCalendar(g *graphRequest) (*user, bool) {
 	return u, ok
 }
 
+// selectEventProps validates $select against the event properties.
+func selectEventProps(g *graphRequest) ([]string, bool) {
+	props, bad := canonicalProps(g.q.selects, eventSelectable)
+	if bad != "" {
+		errBadRequest(g.w, g.r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.event'.", bad))
+		return nil, false
+	}
+	return props, true
+}
+
 func (s *Server) listCalendarView(g *graphRequest) {
 	w, r, q := g.w, g.r, g.q
 	if q.filter != "" || q.orderBy != "" || q.expand != "" || q.search != "" || q.count != "" {
@@ -302,17 +312,12 @@ func (s *Server) listCalendarView(g *graphRequest) {
 	if !ok {
 		return
 	}
-	top := messagesDefaultPage
-	if q.hasTop {
-		if q.top < 1 || q.top > messagesMaxPage {
-			errBadRequest(w, r, "ErrorInvalidParameter", fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
-			return
-		}
-		top = q.top
+	top, ok := pageTop(g)
+	if !ok {
+		return
 	}
-	props, bad := canonicalProps(q.selects, eventSelectable)
-	if bad != "" {
-		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.event'.", bad))
+	props, ok := selectEventProps(g)
+	if !ok {
 		return
 	}
 	rr, applied := s.calendarRender(g, props)

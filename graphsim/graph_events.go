@@ -208,8 +208,6 @@ func masterInstance(e *event) instance {
 	return instance{id: e.id, ev: e, kind: "seriesMaster", start: e.start, end: e.end, origStart: e.start}
 }
 
-// itemByID finds an event item the way GET /events/{id} does: a single
-// instance, occurrence, exception or series master.
 // lockCalendarItem is lockCalendarWrite plus the item id names: on false
 // the lock is released and the error (403, 404…) written.
 func (s *Server) lockCalendarItem(g *graphRequest, id string) (*user, instance, bool) {
@@ -226,6 +224,8 @@ func (s *Server) lockCalendarItem(g *graphRequest, id string) (*user, instance, 
 	return u, it, true
 }
 
+// itemByID finds an event item the way GET /events/{id} does: a single
+// instance, occurrence, exception or series master.
 func (u *user) itemByID(id string) (instance, bool) {
 	if e := u.eventByID(id); e != nil && e.kind == "seriesMaster" {
 		return masterInstance(e), true
@@ -250,9 +250,8 @@ func (s *Server) getEvent(g *graphRequest, id string) {
 		errNotSimulated(g.w, g.r, "$expand, $filter, $orderby and $search on an event")
 		return
 	}
-	props, bad := canonicalProps(q.selects, eventSelectable)
-	if bad != "" {
-		errBadRequest(g.w, g.r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.event'.", bad))
+	props, ok := selectEventProps(g)
+	if !ok {
 		return
 	}
 	rr, applied := s.calendarRender(g, props)
@@ -278,17 +277,12 @@ func (s *Server) listEvents(g *graphRequest) {
 		errNotSimulated(w, r, "$filter, $orderby, $expand, $search and $count on events")
 		return
 	}
-	top := messagesDefaultPage
-	if q.hasTop {
-		if q.top < 1 || q.top > messagesMaxPage {
-			errBadRequest(w, r, "ErrorInvalidParameter", fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
-			return
-		}
-		top = q.top
+	top, ok := pageTop(g)
+	if !ok {
+		return
 	}
-	props, bad := canonicalProps(q.selects, eventSelectable)
-	if bad != "" {
-		errBadRequest(w, r, "RequestBroker--ParseUri", fmt.Sprintf("Could not find a property named '%s' on type 'microsoft.graph.event'.", bad))
+	props, ok := selectEventProps(g)
+	if !ok {
 		return
 	}
 	rr, applied := s.calendarRender(g, props)
@@ -705,15 +699,9 @@ func (s *Server) createEvent(g *graphRequest) {
 	if !in.end.After(*in.start) {
 		es.End = in.start.Add(time.Second) // zero-length events exist; addEventWith wants end > start
 	}
-	if in.subject != nil {
-		es.Subject = *in.subject
-	}
-	if in.location != nil {
-		es.Location = *in.location
-	}
-	if in.attendees != nil {
-		es.Attendees = *in.attendees
-	}
+	setIfGiven(&es.Subject, in.subject)
+	setIfGiven(&es.Location, in.location)
+	setIfGiven(&es.Attendees, in.attendees)
 	if in.recurrence != nil {
 		rs := *in.recurrence
 		if !in.recurrenceEnd.IsZero() { // an endDate range: count the occurrences up to that day
@@ -771,35 +759,19 @@ func (s *Server) createEvent(g *graphRequest) {
 // applyEventShared sets the meeting properties every copy shares (except
 // subject, times, location and attendees, which callers handle).
 func applyEventShared(e *event, in *eventInput) {
-	setB := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setS := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setB(&e.allowNewTimeProposals, in.allowNewTimeProposals)
-	setB(&e.hideAttendees, in.hideAttendees)
-	setB(&e.isAllDay, in.isAllDay)
-	setB(&e.responseRequested, in.responseRequested)
-	setS(&e.importance, in.importance)
-	setS(&e.sensitivity, in.sensitivity)
+	setIfGiven(&e.allowNewTimeProposals, in.allowNewTimeProposals)
+	setIfGiven(&e.hideAttendees, in.hideAttendees)
+	setIfGiven(&e.isAllDay, in.isAllDay)
+	setIfGiven(&e.responseRequested, in.responseRequested)
+	setIfGiven(&e.importance, in.importance)
+	setIfGiven(&e.sensitivity, in.sensitivity)
 }
 
 // applyEventLocal sets a calendar's personal properties.
 func applyEventLocal(e *event, in *eventInput) {
-	if in.reminderOn != nil {
-		e.reminderOn = *in.reminderOn
-	}
-	if in.reminderMinutes != nil {
-		e.reminderMinutes = *in.reminderMinutes
-	}
-	if in.showAs != nil {
-		e.showAs = *in.showAs
-	}
+	setIfGiven(&e.reminderOn, in.reminderOn)
+	setIfGiven(&e.reminderMinutes, in.reminderMinutes)
+	setIfGiven(&e.showAs, in.showAs)
 	if in.categories != nil {
 		e.categories = append([]string{}, (*in.categories)...)
 	}
@@ -846,9 +818,7 @@ func (s *Server) patchEvent(g *graphRequest, id string) {
 	}
 	seq := t.nextChange()
 	shared := func(e *event) {
-		if in.subject != nil {
-			e.subject = *in.subject
-		}
+		setIfGiven(&e.subject, in.subject)
 		if in.body != nil {
 			e.bodyText, e.bodyHTML = *in.body, in.bodyHTML
 		}
@@ -869,9 +839,7 @@ func (s *Server) patchEvent(g *graphRequest, id string) {
 				}
 			}
 		}
-		if in.location != nil {
-			e.location = *in.location
-		}
+		setIfGiven(&e.location, in.location)
 		if in.isOnline != nil {
 			e.isOnline = *in.isOnline
 			if e.isOnline && e.joinURL == "" {
@@ -983,15 +951,6 @@ func (s *Server) deleteEventGraph(g *graphRequest, id string) {
 	}
 	s.mu.Unlock()
 	respondEmpty(g.w, g.r, http.StatusNoContent)
-}
-
-// respondEmpty answers a Graph write that returns no body (202, 204).
-func respondEmpty(w http.ResponseWriter, r *http.Request, status int) {
-	setGraphHeaders(w, r)
-	if status != http.StatusNoContent {
-		w.Header().Set("Content-Length", "0")
-	}
-	w.WriteHeader(status)
 }
 
 // eventAction serves accept, decline, tentativelyAccept and cancel.

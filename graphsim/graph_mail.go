@@ -116,6 +116,38 @@ func (s *Server) lockMailbox(g *graphRequest, folderKey string) (*user, *folder,
 	return u, f, true
 }
 
+// lockMessage is lockMailbox plus the message id names, which must be in
+// the folder when folderKey is set: get, update, send, delete, move/copy
+// and reply all resolve a message this way. On success the lock is held
+// and the caller unlocks; on failure the lock is released and the error
+// (404 ErrorItemNotFound or 400 ErrorInvalidIdMalformed for the id) is
+// written.
+func (s *Server) lockMessage(g *graphRequest, folderKey, id string) (*user, *message, bool) {
+	u, f, ok := s.lockMailbox(g, folderKey)
+	if !ok {
+		return nil, nil, false
+	}
+	m := u.messageIn(f, id)
+	if m == nil {
+		s.mu.Unlock()
+		errItemNotFoundOrMalformed(g, id)
+		return nil, nil, false
+	}
+	return u, m, true
+}
+
+// writeMessageEntity answers with one message: its @odata.context (with
+// the $select list, if any) ahead of the entity, and Preference-Applied
+// when the body was rendered as text on request. Call it after unlocking.
+func writeMessageEntity(g *graphRequest, status int, props []string, entity object, preferText bool) {
+	ctx := fmt.Sprintf("users('%s')/messages%s/$entity", g.userKey(), selectSuffix(props))
+	body := append(object{{"@odata.context", contextURL(g.r, ctx)}}, entity...)
+	if preferText {
+		g.w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
+	}
+	writeGraphJSON(g.w, g.r, status, body)
+}
+
 // listMessages is GET /users/{id}/messages and
 // /users/{id}/mailFolders/{id}/messages: newest first, default page 10,
 // $top 1-1000 (S16), $skip paging with absolute nextLinks (S15), $select
@@ -270,14 +302,8 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
-	u, f, ok := s.lockMailbox(g, folderKey)
+	u, found, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
-		return
-	}
-	found := u.messageIn(f, id)
-	if found == nil {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
 		return
 	}
 	withBody := g.p.has(permMailBody...)
@@ -290,12 +316,7 @@ func (s *Server) getMessage(g *graphRequest, folderKey, id string) {
 		entity = append(entity, kv{"singleValueExtendedProperties", msgExtPropsJSON(found, expandKeys)})
 	}
 	s.mu.Unlock()
-	ctx := fmt.Sprintf("users('%s')/messages%s/$entity", g.userKey(), selectSuffix(props))
-	body := append(object{{"@odata.context", contextURL(r, ctx)}}, entity...)
-	if preferText {
-		w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
-	}
-	writeGraphJSON(w, r, http.StatusOK, body)
+	writeMessageEntity(g, http.StatusOK, props, entity, preferText)
 }
 
 // messageJSON renders a message; props empty means all default properties.
@@ -492,7 +513,7 @@ func (s *Server) sendMail(g *graphRequest) {
 		return
 	}
 	t.dispatch(sender, out, in.saveToSentItems)
-	writeAccepted(w, r)
+	respondEmpty(w, r, http.StatusAccepted)
 }
 
 // outgoing is a message to send, from JSON or MIME.

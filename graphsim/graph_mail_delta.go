@@ -203,11 +203,7 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 		errMailDenied(w, r)
 		return
 	}
-	raw, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	in, ok := decodeJSONObject(w, r, raw)
+	in, ok := readJSONBody(g, true)
 	if !ok {
 		return
 	}
@@ -216,14 +212,8 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
-	u, f, ok := s.lockMailbox(g, folderKey)
+	_, m, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
-		return
-	}
-	m := u.messageIn(f, id)
-	if m == nil {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
 		return
 	}
 	if draftOnly != "" && !m.isDraft {
@@ -243,9 +233,5 @@ func (s *Server) updateMessage(g *graphRequest, folderKey, id string) {
 	}
 	entity := messageJSON(m, nil, g.p.has(permMailBody...), bodyType)
 	s.mu.Unlock()
-	body := append(object{{"@odata.context", contextURL(r, fmt.Sprintf("users('%s')/messages/$entity", g.userKey()))}}, entity...)
-	if preferText {
-		w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
-	}
-	writeGraphJSON(w, r, http.StatusOK, body)
+	writeMessageEntity(g, http.StatusOK, nil, entity, preferText)
 }

@@ -331,23 +331,7 @@ func (s *Server) createDraft(g *graphRequest, folderKey string) {
 	t.place(u, m)
 	entity := messageJSON(m, nil, g.p.has(permMailBody...), bodyType)
 	s.mu.Unlock()
-	s.writeCreatedMessage(g, entity, preferText)
-}
-
-func (s *Server) writeCreatedMessage(g *graphRequest, entity object, preferText bool) {
-	body := append(object{{"@odata.context", contextURL(g.r, fmt.Sprintf("users('%s')/messages/$entity", g.userKey()))}}, entity...)
-	if preferText {
-		g.w.Header().Set("Preference-Applied", `outlook.body-content-type="text"`)
-	}
-	writeGraphJSON(g.w, g.r, http.StatusCreated, body)
-}
-
-// writeAccepted answers 202 with an empty body, as send, reply, replyAll,
-// forward and sendMail do.
-func writeAccepted(w http.ResponseWriter, r *http.Request) {
-	setGraphHeaders(w, r)
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	writeMessageEntity(g, http.StatusCreated, nil, entity, preferText)
 }
 
 // errNotADraft is what sending a message that is not a draft gives:
@@ -367,16 +351,12 @@ func (s *Server) sendDraft(g *graphRequest, folderKey, id string) {
 		errMailDenied(w, r)
 		return
 	}
-	u, f, ok := s.lockMailbox(g, folderKey)
+	u, m, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
 		return
 	}
 	defer s.mu.Unlock()
-	m := u.messageIn(f, id)
 	switch {
-	case m == nil:
-		errItemNotFoundOrMalformed(g, id)
-		return
 	case !m.isDraft:
 		errNotADraft(g)
 		return
@@ -387,7 +367,7 @@ func (s *Server) sendDraft(g *graphRequest, folderKey, id string) {
 	out := *m
 	t.remove(u, m)
 	t.dispatch(u, &out, true)
-	writeAccepted(w, r)
+	respondEmpty(w, r, http.StatusAccepted)
 }
 
 // deleteMessage is DELETE .../messages/{id} (api/message-delete.md): 204.
@@ -402,19 +382,13 @@ func (s *Server) deleteMessage(g *graphRequest, folderKey, id string) {
 		errMailDenied(w, r)
 		return
 	}
-	u, f, ok := s.lockMailbox(g, folderKey)
+	u, m, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
 		return
 	}
 	defer s.mu.Unlock()
-	m := u.messageIn(f, id)
-	if m == nil {
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	g.p.tenant.remove(u, m)
-	setGraphHeaders(w, r)
-	w.WriteHeader(http.StatusNoContent)
+	respondEmpty(w, r, http.StatusNoContent)
 }
 
 // moveOrCopyMessage is POST .../messages/{id}/move and /copy with
@@ -429,11 +403,7 @@ func (s *Server) moveOrCopyMessage(g *graphRequest, folderKey, id string, copyIt
 		errMailDenied(w, r)
 		return
 	}
-	raw, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	in, ok := decodeJSONObject(w, r, raw)
+	in, ok := readJSONBody(g, true)
 	if !ok {
 		return
 	}
@@ -443,17 +413,11 @@ func (s *Server) moveOrCopyMessage(g *graphRequest, folderKey, id string, copyIt
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
-	u, f, ok := s.lockMailbox(g, folderKey)
+	u, m, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
 		return
 	}
 	t := g.p.tenant
-	m := u.messageIn(f, id)
-	if m == nil {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	df := u.folderByKey(dest)
 	if df == nil {
 		s.mu.Unlock()
@@ -485,7 +449,7 @@ func (s *Server) moveOrCopyMessage(g *graphRequest, folderKey, id string, copyIt
 	}
 	entity := messageJSON(result, nil, g.p.has(permMailBody...), bodyType)
 	s.mu.Unlock()
-	s.writeCreatedMessage(g, entity, preferText)
+	writeMessageEntity(g, http.StatusCreated, nil, entity, preferText)
 }
 
 // respondToMessage is POST .../messages/{id}/reply|replyAll|forward (202,
@@ -590,17 +554,11 @@ func (s *Server) respondToMessage(g *graphRequest, folderKey, id, action string)
 		return
 	}
 	bodyType, preferText := preferredBodyType(r)
-	u, f, ok := s.lockMailbox(g, folderKey)
+	u, orig, ok := s.lockMessage(g, folderKey, id)
 	if !ok {
 		return
 	}
 	t := g.p.tenant
-	orig := u.messageIn(f, id)
-	if orig == nil {
-		s.mu.Unlock()
-		errItemNotFoundOrMalformed(g, id)
-		return
-	}
 	m := t.newDraft(u, u.folderByKey("drafts"))
 	m.conversationID = orig.conversationID
 	prefix := "RE: "
@@ -658,7 +616,7 @@ func (s *Server) respondToMessage(g *graphRequest, folderKey, id, action string)
 		t.place(u, m)
 		entity := messageJSON(m, nil, g.p.has(permMailBody...), bodyType)
 		s.mu.Unlock()
-		s.writeCreatedMessage(g, entity, preferText)
+		writeMessageEntity(g, http.StatusCreated, nil, entity, preferText)
 		return
 	}
 	defer s.mu.Unlock()
@@ -666,7 +624,7 @@ func (s *Server) respondToMessage(g *graphRequest, folderKey, id, action string)
 		return
 	}
 	t.dispatch(u, m, true)
-	writeAccepted(w, r)
+	respondEmpty(w, r, http.StatusAccepted)
 }
 
 // replyRecipients: "If the original message specifies a recipient in the
@@ -723,11 +681,7 @@ func (s *Server) createMailFolder(g *graphRequest, parentPath []string) {
 		errMailDenied(w, r)
 		return
 	}
-	raw, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	in, ok := decodeJSONObject(w, r, raw)
+	in, ok := readJSONBody(g, true)
 	if !ok {
 		return
 	}

@@ -39,6 +39,22 @@ func (q odataQuery) param(name string) (string, bool) {
 	return v, ok
 }
 
+// pageTop is a collection's page size: $top when given (1 to 1000, else
+// 400 ErrorInvalidParameter), else the default of 10. Contacts, contact
+// folders, events and calendarView page alike; messages (which also weigh
+// Prefer: odata.maxpagesize) and mailFolders check $top themselves.
+func pageTop(g *graphRequest) (int, bool) {
+	q := g.q
+	if !q.hasTop {
+		return messagesDefaultPage, true
+	}
+	if q.top < 1 || q.top > messagesMaxPage {
+		errBadRequest(g.w, g.r, "ErrorInvalidParameter", fmt.Sprintf("The value '%d' of parameter 'Top' is invalid. It must be between 1 and 1000.", q.top))
+		return 0, false
+	}
+	return q.top, true
+}
+
 // splitTopLevel splits s on sep outside parentheses and single quotes.
 func splitTopLevel(s string, sep byte) []string {
 	var out []string

@@ -75,6 +75,9 @@
 //	                      all), subjectContains, organizer, isOnlineMeeting.
 //	upcomingEvent         leadTime (e.g. 15m) before an event starts; re-armed
 //	                      when the event moves, dropped when it is cancelled.
+//	                      A reminder skipped because its event had moved away
+//	                      is armed again if the event comes back to that
+//	                      start (at once when inside the lead time).
 //	                      Filters: subjectContains, organizer, isOnlineMeeting.
 //	schedule              every: <duration> (at least 1m) or cron: "<minute
 //	                      hour day-of-month month day-of-week>" (or @hourly,

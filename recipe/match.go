@@ -549,3 +549,15 @@ func RunID(tenant, recipe, itemID, changeKey string) string {
 	}
 	return RunIDPrefix + hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+// ReArmedRunID is the ID of the n-th run under one run ID (n from 1): an
+// upcoming-event reminder whose run was skipped — its event had moved
+// away when it went off, or the recipe was off — is armed again under the
+// next ID when the event is back at that start, since Temporal never
+// reuses a workflow ID. The first is the run ID itself.
+func ReArmedRunID(runID string, n int) string {
+	if n <= 1 {
+		return runID
+	}
+	return fmt.Sprintf("%s-%d", runID, n)
+}

@@ -8,6 +8,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/outlookflow/outlookflow/activities"
@@ -53,6 +54,32 @@ func (s RunStarter) StartRun(ctx context.Context, st activities.RunStart) (bool,
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// Skipped implements activities.RunStarter: the run's own record on the
+// server (describe, not visibility, which may lag), its closing status
+// search attribute.
+func (s RunStarter) Skipped(ctx context.Context, runID string) (bool, error) {
+	d, err := s.Client.DescribeWorkflowExecution(ctx, runID, "")
+	if activities.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false, nil
+	}
+	p := info.GetSearchAttributes().GetIndexedFields()[reciperun.SearchAttrStatus.GetName()]
+	if p == nil {
+		return false, nil
+	}
+	var status string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &status); err != nil {
+		return false, fmt.Errorf("run %s: reading its status: %w", runID, err)
+	}
+	return status == reciperun.StatusSkipped, nil
 }
 
 // SignalReply implements activities.RunStarter.
