@@ -18,14 +18,17 @@ import (
 // the tokens sealed in the store.
 type DelegatedUsers interface {
 	// Connected lists the object IDs of the tenant's users whose
-	// connection is Connected. Users not listed are left alone: their
-	// stored data and cursors stay until they reconnect.
+	// connection is Connected, or MissingScopes (they act with what they
+	// consented to; Graph refuses only what needs more). Users not listed
+	// are left alone: their stored data and cursors stay until they
+	// reconnect.
 	Connected(ctx context.Context, tenantKey string) ([]string, error)
 	// Credential is the user's token credential (their refresh token);
 	// ErrUserNotSignedIn when they never signed in.
 	Credential(ctx context.Context, tenantKey, objectID string) (azcore.TokenCredential, error)
 	// Held is why work acting as the user must wait ("" when their
-	// connection is Connected): their status, or that they never signed in.
+	// connection is Connected or MissingScopes): their status, or that they
+	// never signed in.
 	Held(ctx context.Context, tenantKey, objectID string) (string, error)
 }
 

@@ -65,7 +65,7 @@ func (c *cli) connectUserCommand() *cobra.Command {
 				return err
 			}
 			in := user.SignInInput{TenantKey: t.Key, RequestID: newRequestID(), LoginHint: upn, Flow: flow,
-				Needed: app.SignInNeeds(c.cfg, t), VerifyInterval: domain.Duration(t.VerifyInterval)}
+				Needed: app.SignInNeeds(c.cfg, t, c.recipeSwitches(t.Key)), VerifyInterval: domain.Duration(t.VerifyInterval)}
 			return c.signIn(in, wait, asJSON)
 		},
 	}
@@ -227,4 +227,20 @@ func (c *cli) userViews(tenantKey string) ([]user.StatusView, error) {
 		out = append(out, view)
 	}
 	return out, nil
+}
+
+// recipeSwitches are the operators' recipe switches of a tenant, so a
+// sign-in asks for what a recipe enabled by `starter recipes enable` needs
+// too; nil (the files' word) when the store cannot be read, said on stderr.
+func (c *cli) recipeSwitches(tenantKey string) map[string]bool {
+	st, err := app.OpenStore(c.ctx, c.cfg.Store)
+	if err == nil {
+		defer st.Close()
+		var switches map[string]bool
+		if switches, err = st.RecipeSwitches(c.ctx, tenantKey); err == nil {
+			return switches
+		}
+	}
+	fmt.Fprintf(c.stderr, "The store is unreachable (%s): the sign-in asks for what the recipes' files enable, without operators' switches.\n", firstLine(err.Error()))
+	return nil
 }

@@ -148,7 +148,7 @@ func (c *cli) tellConnection(t config.Tenant, recipes []*recipe.Recipe, switches
 		return
 	}
 	needs := app.EnabledRecipeNeeds(recipes, switches, t.AuthMode == config.AuthDelegated)
-	switch err := app.SignalRecipeNeeds(c.ctx, c.temporal, t.Key, needs); {
+	switch err := app.SignalRecipeNeeds(c.ctx, c.temporal, t, needs); {
 	case err == nil:
 		fmt.Fprintf(c.stdout, "Told the tenant's connection what its enabled recipes need; `starter scopes --tenant %s` shows what its grant lacks.\n", t.Key)
 	case activities.IsNotFound(err):

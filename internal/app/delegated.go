@@ -119,12 +119,11 @@ func DelegatedNeeds(t config.Tenant) []permissions.Need {
 	return append(needs, permissions.FeatureNeeds(t.Features, true)...)
 }
 
-// SignInNeeds are what a delegated tenant's users consent to when they
-// sign in: DelegatedNeeds plus what the tenant's recipes that their files
-// enable need in delegated form (their steps act as the user). An
-// operator's later switch (`starter recipes enable`) shows as MissingScopes
-// until the users sign in again.
-func SignInNeeds(cfg *config.Config, t config.Tenant) []permissions.Need {
+// SignInNeeds are what a user of tenant t consents to when they sign in:
+// User.Read and the features' delegated scopes, and what the tenant's
+// enabled recipes need acting as the user — enabled by their file, or by an
+// operator's switch (switches, from the store; nil when it is unreachable).
+func SignInNeeds(cfg *config.Config, t config.Tenant, switches map[string]bool) []permissions.Need {
 	needs := DelegatedNeeds(t)
 	valid, _ := LoadRecipes(cfg)
 	var mine []*recipe.Recipe
@@ -133,7 +132,7 @@ func SignInNeeds(cfg *config.Config, t config.Tenant) []permissions.Need {
 			mine = append(mine, r)
 		}
 	}
-	return append(needs, EnabledRecipeNeeds(mine, nil, true)...)
+	return append(needs, EnabledRecipeNeeds(mine, switches, true)...)
 }
 
 // userConnections implements activities.UserConnections with the Temporal

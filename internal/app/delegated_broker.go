@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/outlookflow/outlookflow/activities"
-	"github.com/outlookflow/outlookflow/workflows/tenant"
 	"github.com/outlookflow/outlookflow/workflows/user"
 
 	"github.com/outlookflow/outlookflow/activities/graphclient"
@@ -87,25 +85,20 @@ type delegatedUsers struct {
 var _ activities.DelegatedUsers = (*delegatedUsers)(nil)
 
 func (u *delegatedUsers) Connected(ctx context.Context, tenantKey string) ([]string, error) {
-	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
-		user.ConnectionWorkflowName, tenant.SearchAttrTenant.GetName(), tenantKey, tenant.SearchAttrStatus.GetName(), user.StatusConnected)
+	// MissingScopes users still act with what they consented to: only a
+	// step that needs more gets Graph's 403, which names it.
+	wfIDs, err := runningUserConnections(ctx, u.client, tenantKey, user.StatusConnected, user.StatusMissingScopes)
+	if err != nil {
+		return nil, err
+	}
 	prefix := user.ConnectionID(tenantKey, "")
 	var ids []string
-	var token []byte
-	for {
-		resp, err := u.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range resp.Executions {
-			if id, ok := strings.CutPrefix(e.Execution.WorkflowId, prefix); ok && id != "" {
-				ids = append(ids, id)
-			}
-		}
-		if token = resp.NextPageToken; len(token) == 0 {
-			return ids, nil
+	for _, id := range wfIDs {
+		if objectID, ok := strings.CutPrefix(id, prefix); ok && objectID != "" {
+			ids = append(ids, objectID)
 		}
 	}
+	return ids, nil
 }
 
 func (u *delegatedUsers) Credential(ctx context.Context, tenantKey, objectID string) (azcore.TokenCredential, error) {
@@ -151,7 +144,8 @@ func (u *delegatedUsers) Held(ctx context.Context, tenantKey, objectID string) (
 	if err := v.Get(&view); err != nil {
 		return "", err
 	}
-	if view.Status == user.StatusConnected {
+	if view.Status == user.StatusConnected || view.Status == user.StatusMissingScopes {
+		// A user missing a scope acts with the others (see Connected).
 		return "", nil
 	}
 	if view.Code != "" {

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
+	"github.com/outlookflow/outlookflow/workflows/user"
 )
 
 // RecipeNeeds tells tenant connections what their enabled recipes need, so
@@ -61,7 +65,7 @@ func (n *RecipeNeeds) Announce(c client.Client, book *activities.RecipeBook) {
 	for _, t := range n.Tenants {
 		needs, err := n.RecipeNeeds(ctx, t.Key)
 		if err == nil {
-			err = SignalRecipeNeeds(ctx, c, t.Key, needs)
+			err = SignalRecipeNeeds(ctx, c, t, needs)
 		}
 		switch {
 		case activities.IsNotFound(err):
@@ -84,8 +88,55 @@ func (n *RecipeNeeds) delegated(key string) bool {
 
 // SignalRecipeNeeds tells a tenant's connection workflow what its enabled
 // recipes need (the worker at start; `starter recipes enable|disable`).
-func SignalRecipeNeeds(ctx context.Context, c client.Client, tenantKey string, needs []permissions.Need) error {
-	return c.SignalWorkflow(ctx, tenant.WorkflowID(tenantKey), "", tenant.SignalRecipeNeeds, tenant.RecipeNeedsSignal{Needs: needs})
+// On a delegated tenant each signed-in user's connection is told too
+// (features' and recipes' needs together), so a user who never consented
+// to what a newly enabled recipe needs shows MissingScopes at once rather
+// than at the recipe's first 403.
+func SignalRecipeNeeds(ctx context.Context, c client.Client, t config.Tenant, needs []permissions.Need) error {
+	err := c.SignalWorkflow(ctx, tenant.WorkflowID(t.Key), "", tenant.SignalRecipeNeeds, tenant.RecipeNeedsSignal{Needs: needs})
+	if err != nil || t.AuthMode != config.AuthDelegated {
+		return err
+	}
+	users, err := runningUserConnections(ctx, c, t.Key)
+	if err != nil {
+		return fmt.Errorf("listing the tenant's user connections: %w", err)
+	}
+	changed := user.NeedsChanged{Needed: append(DelegatedNeeds(t), needs...)}
+	for _, id := range users {
+		// A connection that ended meanwhile is told at its next sign-in.
+		if err := c.SignalWorkflow(ctx, id, "", user.SignalNeeds, changed); err != nil && !activities.IsNotFound(err) {
+			return fmt.Errorf("telling user connection %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// runningUserConnections lists the workflow IDs of a tenant's running user
+// connections, those in one of statuses when any are given.
+func runningUserConnections(ctx context.Context, c client.Client, tenantKey string, statuses ...user.Status) ([]string, error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
+		user.ConnectionWorkflowName, tenant.SearchAttrTenant.GetName(), tenantKey)
+	if len(statuses) > 0 {
+		quoted := make([]string, len(statuses))
+		for i, st := range statuses {
+			quoted[i] = "'" + string(st) + "'"
+		}
+		query += fmt.Sprintf(" AND %s IN (%s)", tenant.SearchAttrStatus.GetName(), strings.Join(quoted, ", "))
+	}
+	var ids []string
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.Executions {
+			ids = append(ids, e.Execution.WorkflowId)
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return ids, nil
+		}
+	}
 }
 
 // RecipeEnabled is whether r runs: an operator's switch (store) wins over

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/outlookflow/outlookflow/graphsim"
+	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
 	"github.com/outlookflow/outlookflow/workflows/reciperun"
+	"github.com/outlookflow/outlookflow/workflows/tenant"
+	"github.com/outlookflow/outlookflow/workflows/user"
 )
 
 // The team and channel the flagged-to-teams example posts to.
@@ -263,5 +266,81 @@ steps:
 	one(t, "the reply in Megan's inbox", replies)
 	if !strings.Contains(replies[0].BodyText, booked.JoinURL) || !strings.Contains(replies[0].BodyText, booked.Start.Format("2006-01-02T15:04")) {
 		t.Fatalf("the reply %q does not give the booked time and join link %s", replies[0].BodyText, booked.JoinURL)
+	}
+}
+
+// TestDelegatedUserShowsMissingScopesWhenARecipeNeedingMoreIsEnabled: an
+// operator enables a recipe (a switch, as `starter recipes enable` sets)
+// whose reply needs Mail.Send, which the signed-in user never consented
+// to. Their connection shows MissingScopes at once, naming it, and the
+// tenant says users need attention; meanwhile the user's mailbox is still
+// synced and the recipes they consented for still act as them. Signing in
+// again asks for the switched-on recipe's needs too, and they are
+// Connected.
+func TestDelegatedUserShowsMissingScopesWhenARecipeNeedingMoreIsEnabled(t *testing.T) {
+	d := newDelegatedHarnessWith(t, []string{"mail"}, map[string]string{
+		"read.yaml": `name: read-reports
+tenant: {{TENANT}}
+mailboxes: {all: true}
+trigger:
+  newMail: {subjectContains: [report]}
+steps:
+  - id: read
+    markRead: {}
+`,
+		"ack.yaml": `name: ack
+tenant: {{TENANT}}
+enabled: false
+mailboxes: {all: true}
+trigger:
+  newMail: {subjectContains: [urgent]}
+steps:
+  - id: ack
+    reply: {body: "On it."}
+`})
+	adele, megan := d.tenant.Users[0], d.tenant.Users[1]
+	d.connect()
+	d.connectByDeviceCode(adele.UserPrincipalName, adele.ID)
+	if v := d.userStatus(adele.ID); slices.Contains(v.Scopes, "Mail.Send") || !slices.Contains(v.Scopes, "Mail.ReadWrite") {
+		t.Fatalf("Adele's consent before the switch: %v; want Mail.ReadWrite (read-reports) and no Mail.Send (ack is off)", v.Scopes)
+	}
+	waitConnectedCount(t, d, 1)
+	d.waitNoSyncRunning()
+	d.syncRun(mailsync.Input{})
+
+	// The operator turns ack on, as starter recipes enable does.
+	st := d.openStore()
+	if err := st.SetRecipeEnabled(context.Background(), d.key, "ack", true); err != nil {
+		t.Fatal(err)
+	}
+	recipes, diags := app.LoadRecipes(d.cfg)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	tc := d.cfg.Tenants[0]
+	if err := app.SignalRecipeNeeds(context.Background(), d.client, tc, app.EnabledRecipeNeeds(recipes, d.switches(), true)); err != nil {
+		t.Fatal(err)
+	}
+	v := d.waitUser(adele.ID, "MissingScopes", func(v user.StatusView) bool { return v.Status == user.StatusMissingScopes })
+	if !slices.Equal(v.Missing, []string{"Mail.Send"}) || !strings.Contains(v.Detail, "Mail.Send") {
+		t.Fatalf("after enabling ack: missing %v, detail %q; want Mail.Send named", v.Missing, v.Detail)
+	}
+	d.waitFor("UsersNeedAttention", 30*time.Second, func(v tenant.StatusView) bool { return v.Status == tenant.StatusUsersNeedAttention })
+
+	// Still synced, and still acting as Adele where she consented.
+	msg := d.deliver(adele.ID, megan.Mail, "Monthly report")
+	d.syncRun(mailsync.Input{})
+	d.completedRun(recipe.RunID(d.key, "read-reports", msg, "new"), "read=done")
+	if m := findMessage(t, d.mailbox(adele.ID, ""), msg); !m.IsRead {
+		t.Fatalf("read-reports did not act for a user missing only another recipe's scope")
+	}
+
+	// Signing in again consents to what ack needs.
+	d.connectByDeviceCode(adele.UserPrincipalName, adele.ID)
+	v = d.waitUser(adele.ID, "Connected with Mail.Send", func(v user.StatusView) bool {
+		return v.Status == user.StatusConnected && slices.Contains(v.Scopes, "Mail.Send")
+	})
+	if len(v.Missing) != 0 {
+		t.Fatalf("after signing in again: %+v", v)
 	}
 }

@@ -95,7 +95,7 @@ func (d *delegatedHarness) signIn(upn string, flow user.Flow) (client.WorkflowRu
 	d.t.Helper()
 	tc := d.cfg.Tenants[0]
 	in := user.SignInInput{TenantKey: tc.Key, RequestID: "req-" + randomHex(d.t, 8), LoginHint: upn, Flow: flow,
-		Needed: app.SignInNeeds(d.cfg, tc), VerifyInterval: domain.Duration(time.Hour)}
+		Needed: app.SignInNeeds(d.cfg, tc, d.switches()), VerifyInterval: domain.Duration(time.Hour)}
 	run, err := d.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID: user.SignInID(tc.Key, in.RequestID), TaskQueue: d.cfg.Temporal.TaskQueue,
 	}, user.SignInWorkflowName, in)
@@ -114,6 +114,22 @@ func (d *delegatedHarness) signIn(upn string, flow user.Flow) (client.WorkflowRu
 	}
 	d.t.Fatalf("the sign-in showed no URL or prompt within 30s")
 	return nil, user.SignInProgress{}
+}
+
+// switches are the operators' recipe switches of the harness's tenant, as
+// starter connect-user reads them.
+func (d *delegatedHarness) switches() map[string]bool {
+	d.t.Helper()
+	st, err := app.OpenStore(context.Background(), d.cfg.Store)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer st.Close()
+	sw, err := st.RecipeSwitches(context.Background(), d.key)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return sw
 }
 
 // browse is the user's browser: it opens the sign-in URL at the simulated

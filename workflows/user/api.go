@@ -43,6 +43,7 @@ const (
 	QueryStatus   = "status"
 	QuerySignIn   = "sign-in"
 	SignalSignIn  = "signed-in"   // SignedIn, to the connection
+	SignalNeeds   = "needs"       // NeedsChanged, to the connection
 	SignalResult  = "redirect"    // RedirectResult, to the sign-in
 	SignalDevice  = "device-code" // DevicePrompt, to the sign-in
 	UpdatePause   = "pause"
@@ -58,7 +59,7 @@ const (
 	StatusChecking       Status = "Checking"       // signed in; first check running
 	StatusConnected      Status = "Connected"      // refresh works and the scopes cover the features
 	StatusReauthRequired Status = "ReauthRequired" // the refresh token was refused: revoked, expired, consent withdrawn
-	StatusMissingScopes  Status = "MissingScopes"  // signed in, but consented to less than the features need
+	StatusMissingScopes  Status = "MissingScopes"  // signed in, but consented to less than the features and enabled recipes need
 	StatusUnreachable    Status = "Unreachable"    // the identity platform kept failing transiently
 	StatusPaused         Status = "Paused"         // an operator paused the user
 )
@@ -156,6 +157,13 @@ type ConnectionState struct {
 type SignedIn struct {
 	Account Account
 	Needed  []permissions.Need
+}
+
+// NeedsChanged tells a connection what its user must now have consented
+// to: the tenant's features and enabled recipes, after a recipe was
+// enabled or disabled (the worker at start; starter recipes enable).
+type NeedsChanged struct {
+	Needed []permissions.Need
 }
 
 // StatusView answers QueryStatus.

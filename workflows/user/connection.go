@@ -73,6 +73,15 @@ func (c *userConnection) run(ctx workflow.Context) error {
 			c.checkRequested = true
 		}
 	})
+	needs := workflow.GetSignalChannel(ctx, SignalNeeds)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var n NeedsChanged
+			needs.Receive(ctx, &n)
+			c.in.Needed = n.Needed
+			c.compareScopes(ctx)
+		}
+	})
 	if err := c.publish(ctx); err != nil {
 		return err
 	}
@@ -131,9 +140,17 @@ func (c *userConnection) check(ctx workflow.Context) {
 	c.checkRequested = false
 	c.inFlight = true
 	defer func() { c.inFlight = false }()
+	// Ask for what the user consented to when that is known: asking a
+	// refresh for a scope they never consented to (a recipe enabled since)
+	// is refused (AADSTS65001) and would read as a dead sign-in, when the
+	// user only lacks that scope (MissingScopes, below).
+	ask := c.state.Account.Scopes
+	if len(ask) == 0 {
+		ask = Scopes(c.in.Needed)
+	}
 	var res activities.CheckUserResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, checkOptions), d.CheckUserConnection, activities.CheckUserInput{
-		TenantKey: c.in.TenantKey, Account: c.state.Account, Permissions: Scopes(c.in.Needed),
+		TenantKey: c.in.TenantKey, Account: c.state.Account, Permissions: ask,
 	}).Get(ctx, &res)
 	c.state.LastCheckedAt = workflow.Now(ctx)
 	c.state.Checks++
@@ -146,13 +163,30 @@ func (c *userConnection) check(ctx workflow.Context) {
 		c.setStatus(ctx, StatusReauthRequired, res.ReauthCode, res.Reason+" — the user must sign in again: starter connect-user --tenant "+c.in.TenantKey+" --user UPN")
 	default:
 		c.state.Account.Scopes = res.Scopes
-		c.state.Missing = permissions.Compare(c.in.Needed, res.Scopes).Lacking
-		if len(c.state.Missing) > 0 {
-			c.setStatus(ctx, StatusMissingScopes, "", fmt.Sprintf("the user consented without %v; have them sign in again (starter connect-user) and consent", c.state.Missing))
-			return
-		}
-		c.setStatus(ctx, StatusConnected, "", "")
+		c.setScopeStatus(ctx)
 	}
+}
+
+// compareScopes re-reads the user's standing against changed needs, from
+// the scopes their last check saw (no identity call): a recipe enabled
+// since needs a scope they never consented to → MissingScopes; disabled
+// again → Connected. Other statuses wait for their own way out (a sign-in,
+// a check).
+func (c *userConnection) compareScopes(ctx workflow.Context) {
+	if c.state.Status == StatusConnected || c.state.Status == StatusMissingScopes {
+		c.setScopeStatus(ctx)
+	}
+}
+
+// setScopeStatus is Connected or MissingScopes, by the account's scopes
+// against what is needed.
+func (c *userConnection) setScopeStatus(ctx workflow.Context) {
+	c.state.Missing = permissions.Compare(c.in.Needed, c.state.Account.Scopes).Lacking
+	if len(c.state.Missing) > 0 {
+		c.setStatus(ctx, StatusMissingScopes, "", fmt.Sprintf("the user consented without %v; have them sign in again (starter connect-user) and consent", c.state.Missing))
+		return
+	}
+	c.setStatus(ctx, StatusConnected, "", "")
 }
 
 func (c *userConnection) effective() Status {

@@ -559,3 +559,40 @@ func TestConnectionRejectsBadInput(t *testing.T) {
 	h.env.ExecuteWorkflow(Connection, in)
 	require.ErrorContains(t, h.env.GetWorkflowError(), "verify interval")
 }
+
+// A recipe enabled after the user signed in needs a scope they never
+// consented to: the needs signal makes them MissingScopes at once, from the
+// scopes their last check saw, without asking the identity platform; the
+// periodic check then asks only for what they consented to (asking for
+// more would be refused as a dead sign-in, AADSTS65001) and keeps them
+// MissingScopes; the recipe disabled again, they are Connected.
+func TestNeedsChangedComparesTheConsentedScopesWithoutACheck(t *testing.T) {
+	h := newConnHarness(t)
+	h.onChecks(answers(scopes(allScopes...)))
+	withSend := append(needed(), permissions.Need{Requirement: permissions.Requirement{Permission: "Mail.Send"}, By: `recipe ack: step "ack" (reply)`})
+	var afterEnable, afterCheck, afterDisable StatusView
+	var callsAfterEnable int
+	h.signIn(account(), 0)
+	h.at(10*time.Minute, func() { h.env.SignalWorkflow(SignalNeeds, NeedsChanged{Needed: withSend}) })
+	h.at(11*time.Minute, func() { afterEnable = h.status(t); callsAfterEnable = h.calls() })
+	h.at(61*time.Minute, func() { afterCheck = h.status(t) })
+	h.at(70*time.Minute, func() { h.env.SignalWorkflow(SignalNeeds, NeedsChanged{Needed: needed()}) })
+	h.at(71*time.Minute, func() { afterDisable = h.status(t) })
+	h.cancelAt(72 * time.Minute)
+	h.env.ExecuteWorkflow(Connection, connInput())
+
+	require.Equal(t, 1, callsAfterEnable, "the needs signal must not call the identity platform")
+	require.Equal(t, StatusMissingScopes, afterEnable.Status, "detail: %s", afterEnable.Detail)
+	require.Equal(t, []string{"Mail.Send"}, afterEnable.Missing)
+	require.Equal(t, 2, h.calls(), "one periodic check after an hour")
+	require.Equal(t, allScopes, h.checks[1].Permissions, "the check asks only for the consented scopes")
+	require.Equal(t, StatusMissingScopes, afterCheck.Status)
+	require.Equal(t, StatusConnected, afterDisable.Status, "detail: %s", afterDisable.Detail)
+	require.Empty(t, afterDisable.Missing)
+	require.Equal(t, []string{"Checking", "Connected", "MissingScopes", "Connected"}, h.upserted())
+	var told []string
+	for _, s := range h.signalled() {
+		told = append(told, s.Status)
+	}
+	require.Equal(t, []string{"Checking", "Connected", "MissingScopes", "Connected"}, told, "the tenant hears each change")
+}
