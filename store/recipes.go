@@ -32,7 +32,10 @@ type RecipeRun struct {
 	// store; nil when empty.
 	Trigger []byte
 	// Status is where the run is: e.g. running, waiting, completed,
-	// failed, held, skipped.
+	// failed, held, skipped. The worker saves "started" and does not move
+	// it (UpdateRun is for a caller that wants to): the run's workflow is
+	// where its live status, step and reason are (search attribute
+	// OutlookflowRunStatus, its state query; `starter recipes why|runs`).
 	Status string
 	// Step is the step the run is on or ended at.
 	Step string

@@ -88,13 +88,20 @@ func (h *harness) completedRun(runID, wantOutcomes string) {
 // Graph client, for the fields the control API does not show.
 func (h *harness) graphGet(path string, out any) {
 	h.t.Helper()
+	h.graphCall(http.MethodGet, path, nil, out)
+}
+
+// graphCall sends a request to the simulator through outlookflow's own
+// Graph client as the tenant's app.
+func (h *harness) graphCall(method, path string, body, out any) {
+	h.t.Helper()
 	g, err := app.NewGraphClient(h.cfg.Cloud)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	creds := activities.Credentials{TenantID: h.tenant.TenantID, ClientID: h.clientID(), ClientSecret: h.secret, AuthMode: activities.AuthAppOnly}
-	if err := g.Call(context.Background(), creds, "", http.MethodGet, path, nil, out); err != nil {
-		h.t.Fatalf("GET %s: %v", path, err)
+	if err := g.Call(context.Background(), creds, "", method, path, body, out); err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 }
 

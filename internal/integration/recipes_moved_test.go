@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/graphsim"
-	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/internal/permissions"
 	"github.com/outlookflow/outlookflow/recipe"
 	"github.com/outlookflow/outlookflow/store"
@@ -38,14 +36,7 @@ steps:
 // as the tenant's app, for what the control API does not do (a copy).
 func (h *harness) graphPost(path string, body, out any) {
 	h.t.Helper()
-	g, err := app.NewGraphClient(h.cfg.Cloud)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	creds := activities.Credentials{TenantID: h.tenant.TenantID, ClientID: h.clientID(), ClientSecret: h.secret, AuthMode: activities.AuthAppOnly}
-	if err := g.Call(context.Background(), creds, "", http.MethodPost, path, body, out); err != nil {
-		h.t.Fatalf("POST %s: %v", path, err)
-	}
+	h.graphCall(http.MethodPost, path, body, out)
 }
 
 // moveMessage moves one of Adele's messages to a folder as a user would;
