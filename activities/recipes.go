@@ -282,7 +282,7 @@ func (a *Recipes) dispatch(ctx context.Context, tenant, mailbox string, pending 
 				continue
 			}
 			fired.check(&d, r.Name, p, in)
-			if start.Recheck && d.Fire {
+			if start.Recheck && d.Fire && start.Delay < reArmWindow {
 				if d.RunID, err = a.reArm(ctx, d.RunID); err != nil {
 					return res, err
 				}
@@ -367,6 +367,13 @@ func (f firedRuns) check(d *recipe.Decision, recipeName string, p store.PendingC
 	}
 	f[key] = append(f[key], store.FiredRun{Recipe: recipeName, RunID: d.RunID})
 }
+
+// reArmWindow: only a reminder due within it (or overdue) can have a run
+// that already went off and was skipped — a run waits for its due time —
+// so only those ask the server (one describe each); the rest, a first
+// sync's whole calendar among them, ask nothing. The minute covers a
+// worker clock behind the server's.
+const reArmWindow = time.Minute
 
 // maxReArms bounds how often one reminder is armed again after being
 // skipped: an event moved away and back more often than this keeps the
