@@ -217,18 +217,24 @@ func (a *Recipes) hold(ctx context.Context, tenant, mailbox string) (Credentials
 			return Credentials{}, retryable("reading the tenant's status", err)
 		}
 		if held != "" {
-			delay := a.HoldRetry
-			if delay <= 0 {
-				delay = 30 * time.Second
-			}
-			activity.RecordHeartbeat(ctx, held)
-			return Credentials{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("tenant %s is %s: the step waits until it is connected again", tenant, held),
-				ErrTenantHeld, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+			return Credentials{}, a.heldError(ctx, held, fmt.Sprintf("tenant %s is %s: the step waits until it is connected again", tenant, held))
 		}
 		version = v
 	}
 	creds, _, err := tenantCredentials(a.Tenants, a.Vault, tenant, version)
 	return creds, err
+}
+
+// heldError is the retryable TenantHeld failure of a step that must wait
+// (why, heartbeated, shows on the pending activity), retried after
+// HoldRetry (30 seconds when unset).
+func (a *Recipes) heldError(ctx context.Context, held, message string) error {
+	delay := a.HoldRetry
+	if delay <= 0 {
+		delay = 30 * time.Second
+	}
+	activity.RecordHeartbeat(ctx, held)
+	return temporal.NewApplicationErrorWithOptions(message, ErrTenantHeld, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 }
 
 // holdUser is hold for a delegated tenant: the step acts as the mailbox's
@@ -244,13 +250,7 @@ func (a *Recipes) holdUser(ctx context.Context, tenant, mailbox string, settings
 		return Credentials{}, retryable("reading the user's connection", err)
 	}
 	if held != "" {
-		delay := a.HoldRetry
-		if delay <= 0 {
-			delay = 30 * time.Second
-		}
-		activity.RecordHeartbeat(ctx, held)
-		return Credentials{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("the mailbox's user is %s: the step waits until they are connected again (starter connect-user)", held),
-			ErrTenantHeld, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+		return Credentials{}, a.heldError(ctx, held, fmt.Sprintf("the mailbox's user is %s: the step waits until they are connected again (starter connect-user)", held))
 	}
 	tok, err := a.Users.Credential(ctx, tenant, mailbox)
 	if err != nil {

@@ -158,13 +158,9 @@ func (s *Server) WithdrawUserConsent(tenantID, clientID, userIDOrUPN string) err
 func (s *Server) markUserRefreshTokens(tenantID, userIDOrUPN string, fn func(*refreshGrant)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
-	}
-	u := t.lookupUser(userIDOrUPN)
-	if u == nil {
-		return fmt.Errorf("%w: user %q in tenant %q", ErrNotFound, userIDOrUPN, tenantID)
+	t, u, err := s.tenantUser(tenantID, userIDOrUPN)
+	if err != nil {
+		return err
 	}
 	for _, rg := range s.signin.refresh {
 		if rg.tenantID == t.id && strings.EqualFold(rg.userID, u.id) {

@@ -213,17 +213,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg st
 		status, errCode, aadsts = http.StatusUnauthorized, "invalid_client", 7000216
 		text = "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
 	default:
-		sec, found := a.hasSecret(clientSecret)
-		allExpired := len(a.secrets) > 0
-		for _, x := range a.secrets {
-			if x.expiresAt.IsZero() || x.expiresAt.After(now) {
-				allExpired = false
-			}
-		}
+		found, expired := a.secretExpired(clientSecret, now)
 		switch {
-		case found && !sec.expiresAt.IsZero() && !sec.expiresAt.After(now), !found && allExpired:
+		case expired:
 			status, errCode, aadsts = http.StatusUnauthorized, "invalid_client", 7000222
-			text = fmt.Sprintf("The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", a.clientID)
+			text = a.expiredSecretText()
 		case !found:
 			status, errCode, aadsts = http.StatusUnauthorized, "invalid_client", 7000215
 			text = fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", a.clientID)

@@ -907,16 +907,10 @@ func (s *Server) authenticateDelegatedClient(r *http.Request, t *tenant, a *app,
 		}
 		return &idpErr{http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", nil}
 	}
-	sec, found := a.hasSecret(c.secret)
-	allExpired := len(a.secrets) > 0
-	for _, x := range a.secrets {
-		if x.expiresAt.IsZero() || x.expiresAt.After(now) {
-			allExpired = false
-		}
-	}
+	found, expired := a.secretExpired(c.secret, now)
 	switch {
-	case found && !sec.expiresAt.IsZero() && !sec.expiresAt.After(now), !found && allExpired:
-		return &idpErr{http.StatusUnauthorized, "invalid_client", 7000222, fmt.Sprintf("The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", a.clientID), nil}
+	case expired:
+		return &idpErr{http.StatusUnauthorized, "invalid_client", 7000222, a.expiredSecretText(), nil}
 	case !found:
 		return &idpErr{http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", a.clientID), nil}
 	}

@@ -282,6 +282,29 @@ func (t *tenant) reindex() {
 	}
 }
 
+// secretExpired reports whether a client secret is refused as expired
+// (AADSTS7000222): the secret presented is one of the app's and past its
+// end, or it is none of them and every secret the app has is expired —
+// Entra says "expired" then too. found is whether the secret is the app's.
+func (a *app) secretExpired(value string, now time.Time) (found, expired bool) {
+	sec, found := a.hasSecret(value)
+	if found {
+		return true, !sec.expiresAt.IsZero() && !sec.expiresAt.After(now)
+	}
+	allExpired := len(a.secrets) > 0
+	for _, x := range a.secrets {
+		if x.expiresAt.IsZero() || x.expiresAt.After(now) {
+			allExpired = false
+		}
+	}
+	return false, allExpired
+}
+
+// expiredSecretText is the identity platform's AADSTS7000222 message.
+func (a *app) expiredSecretText() string {
+	return fmt.Sprintf("The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", a.clientID)
+}
+
 func (a *app) hasSecret(value string) (*secret, bool) {
 	for _, s := range a.secrets {
 		if s.value == value {
