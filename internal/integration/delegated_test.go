@@ -523,7 +523,8 @@ func waitConnectedCount(t *testing.T, d *delegatedHarness, n int) {
 // recipe on a delegated tenant: its step acts as the mailbox's user with
 // their token (the user consented to the recipe's Mail.ReadWrite when they
 // signed in), and a step due while the user is ReauthRequired waits —
-// retried, the message untouched — and runs once they reconnect.
+// retried, the message untouched — and runs once they reconnect. The run's
+// summaries name its recipe and steps, and no mail content.
 func TestDelegatedRecipeActsAsTheUserAndWaitsWhileTheyMustSignInAgain(t *testing.T) {
 	d := newDelegatedHarnessWith(t, []string{"mail"}, map[string]string{"read.yaml": `name: read-later
 tenant: {{TENANT}}
@@ -587,6 +588,19 @@ steps:
 	}
 	if m := findMessage(t, d.mailbox(adele.ID, ""), msg); !m.IsRead {
 		t.Fatalf("the message is not read after the run completed")
+	}
+
+	// What the Web UI shows of the run (through the codec endpoint): the
+	// workflow's summary names the recipe, each activity and timer its
+	// step; the mail's subject is in no summary nor anywhere in the history.
+	scan := scanHistory(t, d.client, runID, d.codecEndpoint())
+	for _, want := range []string{"recipe read-later (newMail)", "pause: wait", "read: markRead"} {
+		if !scan.decodedContains(want) {
+			t.Errorf("the run's history shows no summary %q", want)
+		}
+	}
+	if scan.rawContains("Weekly report") || scan.decodedContains("Weekly report") {
+		t.Errorf("the mail's subject is in the run's history")
 	}
 }
 
