@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,8 @@ import (
 	"github.com/outlookflow/outlookflow/internal/app"
 	"github.com/outlookflow/outlookflow/internal/codec"
 	"github.com/outlookflow/outlookflow/internal/testenv"
+	"github.com/outlookflow/outlookflow/workflows/mailsync"
+	"github.com/outlookflow/outlookflow/workflows/reciperun"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -211,7 +214,32 @@ func newWorldFromSeed(t *testing.T, seed graphsim.TenantSeed, secret string, fea
 	}
 	t.Cleanup(c.Close)
 	h.client = c
+	t.Cleanup(h.deleteSchedules)
 	return h
+}
+
+// deleteSchedules removes the schedules this test's tenant left on the
+// shared dev server. Their scheduler workflows would otherwise live on for
+// the whole package run, and a server answering hundreds of them is slow to
+// describe a schedule for the tests after.
+func (h *harness) deleteSchedules() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sc := h.client.ScheduleClient()
+	_ = sc.GetHandle(ctx, mailsync.ScheduleID(h.key)).Delete(ctx)
+	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 500})
+	if err != nil {
+		return
+	}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(e.ID, reciperun.ScheduleIDPrefix+h.key+"-") {
+			_ = sc.GetHandle(ctx, e.ID).Delete(ctx)
+		}
+	}
 }
 
 // startWorker runs a worker for the harness's task queue in this process.

@@ -104,6 +104,8 @@ type connection struct {
 
 	scheduleFailed  bool      // the last schedule update failed; wait for the next check
 	schedulingOff   bool      // replaying a history from before the sync schedule existed
+	scheduleKeeper  bool      // the schedule is kept by its own coroutine, not the check loop
+	scheduleBusy    bool      // the keeper's schedule update is running
 	verifyRequested bool      // set by updates; cleared when a check starts
 	inFlight        bool      // a check is running
 	checkStartedAt  time.Time // when the running check started
@@ -123,14 +125,24 @@ func (c *connection) run(ctx workflow.Context) error {
 	if c.in.State == nil {
 		c.verifyRequested = true
 	}
+	if workflow.GetVersion(ctx, "sync-schedule-keeper", workflow.DefaultVersion, scheduleKeeperVersion) == scheduleKeeperVersion {
+		c.keepScheduleInBackground(ctx)
+	}
 	for {
 		if c.shouldContinueAsNew(ctx) {
+			// The schedule update running now is recorded in the state
+			// handed on, so the next run does not repeat it.
+			if err := workflow.Await(ctx, func() bool { return !c.scheduleBusy }); err != nil {
+				return err
+			}
 			return c.continueAsNew(ctx)
 		}
-		c.keepScheduleInStep(ctx)
+		if !c.scheduleKeeper {
+			c.keepScheduleInStep(ctx)
+		}
 		if c.state.Paused {
 			// No timer while paused: nothing to do until resume or an update.
-			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || c.shouldContinueAsNew(ctx) || c.scheduleOutOfStep() }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return !c.state.Paused || c.shouldContinueAsNew(ctx) || c.loopOwesScheduleUpdate() }); err != nil {
 				return err
 			}
 			continue
@@ -139,7 +151,7 @@ func (c *connection) run(ctx workflow.Context) error {
 			wait := c.nextCheckAt().Sub(workflow.Now(ctx))
 			if wait > 0 {
 				if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
-					return c.verifyRequested || c.state.Paused || c.shouldContinueAsNew(ctx) || c.scheduleOutOfStep()
+					return c.verifyRequested || c.state.Paused || c.shouldContinueAsNew(ctx) || c.loopOwesScheduleUpdate()
 				}); err != nil {
 					return err
 				}
@@ -528,6 +540,44 @@ func (c *connection) scheduleOutOfStep() bool {
 		return false
 	}
 	return c.state.Schedule == nil || *c.state.Schedule != c.desiredSchedule()
+}
+
+// scheduleKeeperVersion marks the change that moved schedule updates out of
+// the check loop into their own coroutine; histories from before it replay
+// with the loop doing them.
+const scheduleKeeperVersion = 1
+
+// loopOwesScheduleUpdate reports whether the check loop must wake to update
+// the schedule: only in runs from before the keeper coroutine.
+func (c *connection) loopOwesScheduleUpdate() bool {
+	return !c.scheduleKeeper && c.scheduleOutOfStep()
+}
+
+// keepScheduleInBackground updates the sync schedule in its own coroutine
+// whenever its desired state changes. The check loop never waits for it: a
+// schedule update can take minutes when the Temporal server is slow to
+// answer (describing a schedule queries its scheduler workflow), and
+// meanwhile checks must go on, so a restored consent shows Connected on
+// time. A failed update is tried again after the next check ends.
+func (c *connection) keepScheduleInBackground(ctx workflow.Context) {
+	c.scheduleKeeper = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, c.scheduleOutOfStep); err != nil {
+				return
+			}
+			checks := c.state.Verifications
+			c.scheduleBusy = true
+			c.keepScheduleInStep(ctx)
+			c.scheduleBusy = false
+			if c.scheduleFailed {
+				if err := workflow.Await(ctx, func() bool { return c.state.Verifications > checks }); err != nil {
+					return
+				}
+				c.scheduleFailed = false
+			}
+		}
+	})
 }
 
 // keepScheduleInStep creates or updates the sync schedule when its desired

@@ -368,6 +368,50 @@ func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
 	require.False(t, applied[2].Paused)
 }
 
+// A schedule update that hangs (the Temporal server slow to describe the
+// schedule) must not hold up the checks: consent restored while the pause
+// is still being applied shows Connected at the next check, and the
+// schedule is resumed once the pause went through.
+func TestChecksGoOnWhileAScheduleUpdateHangs(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(&activities.Tenant{})
+	env.RegisterActivity(&schedules.Activities{})
+	var applied []schedules.EnsureSyncScheduleInput
+	record := func(_ context.Context, in schedules.EnsureSyncScheduleInput) (schedules.EnsureSyncScheduleResult, error) {
+		applied = append(applied, in)
+		return schedules.EnsureSyncScheduleResult{}, nil
+	}
+	paused := func(in schedules.EnsureSyncScheduleInput) bool { return in.Paused }
+	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.MatchedBy(paused)).After(3 * time.Hour).Return(record)
+	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.MatchedBy(func(in schedules.EnsureSyncScheduleInput) bool { return !paused(in) })).Return(record)
+	outcomes := []activities.VerifyConnectionResult{
+		verified("Mail.ReadBasic.All", "User.Read.All"),
+		{Outcome: activities.OutcomeConsentRevoked, Code: "AADSTS65001"},
+		verified("Mail.ReadBasic.All", "User.Read.All"),
+	}
+	calls := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			r := outcomes[min(calls, len(outcomes)-1)]
+			calls++
+			return r, nil
+		})
+	var restored StatusView
+	var updatesWhileHung int
+	env.RegisterDelayedCallback(func() { restored = queryStatus(t, env); updatesWhileHung = len(applied) }, 2*time.Hour+time.Minute)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 5*time.Hour)
+	env.ExecuteWorkflow(Workflow, baseInput())
+	require.Equal(t, StatusConnected, restored.Status, "the check after the restore ran although the pause was still being applied")
+	require.Equal(t, 3, restored.Verifications)
+	require.Equal(t, 1, updatesWhileHung, "only the first (running) schedule update had finished: %+v", applied)
+	require.Len(t, applied, 3, "running, paused (slow), running again: %+v", applied)
+	require.False(t, applied[0].Paused)
+	require.True(t, applied[1].Paused)
+	require.False(t, applied[2].Paused)
+}
+
 func recipeNeed(perm, by string, higher ...string) permissions.Need {
 	return permissions.Need{Requirement: permissions.Requirement{Permission: perm, SatisfiedBy: higher}, By: by}
 }
