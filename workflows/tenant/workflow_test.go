@@ -34,16 +34,36 @@ func verified(granted ...string) activities.VerifyConnectionResult {
 	return activities.VerifyConnectionResult{Outcome: activities.OutcomeVerified, GrantedPermissions: granted}
 }
 
-func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+// newEnvWithoutScheduleMock is the workflow's environment for tests that
+// set their own expectations of the sync-schedule activity.
+func newEnvWithoutScheduleMock() *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivity(&activities.Tenant{})
 	env.RegisterActivity(&schedules.Activities{})
+	return env
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	env := newEnvWithoutScheduleMock()
 	// The sync schedule is kept in step after checks; tests that care about
 	// it replace this with their own expectations.
 	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.Anything).Return(schedules.EnsureSyncScheduleResult{}, nil).Maybe()
 	return env
+}
+
+// verifyInTurn mocks the check to return outcomes one after another (the
+// last one from then on) and counts the calls.
+func verifyInTurn(env *testsuite.TestWorkflowEnvironment, outcomes ...activities.VerifyConnectionResult) *int {
+	calls := new(int)
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			r := outcomes[min(*calls, len(outcomes)-1)]
+			*calls++
+			return r, nil
+		})
+	return calls
 }
 
 // countVerifications mocks the check to return res and counts the calls.
@@ -328,11 +348,7 @@ func TestVerifyActivityIsBoundedByTimeAndHeartbeats(t *testing.T) {
 }
 
 func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	env.RegisterActivity(&activities.Tenant{})
-	env.RegisterActivity(&schedules.Activities{})
+	env := newEnvWithoutScheduleMock()
 	var applied []schedules.EnsureSyncScheduleInput
 	env.OnActivity(sched.EnsureSyncSchedule, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in schedules.EnsureSyncScheduleInput) (schedules.EnsureSyncScheduleResult, error) {
@@ -345,18 +361,12 @@ func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
 		verified("Mail.ReadBasic.All", "User.Read.All"),
 		verified("Mail.ReadBasic.All", "User.Read.All"),
 	}
-	calls := 0
-	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
-			r := outcomes[min(calls, len(outcomes)-1)]
-			calls++
-			return r, nil
-		})
+	calls := verifyInTurn(env, outcomes...)
 	in := baseInput()
 	in.SyncInterval = domain.Duration(10 * time.Minute)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 3*time.Hour+30*time.Minute)
 	env.ExecuteWorkflow(Workflow, in)
-	require.GreaterOrEqual(t, calls, 4)
+	require.GreaterOrEqual(t, *calls, 4)
 	// Connected → schedule running; ConsentRevoked → paused with a note;
 	// Connected again → running. Unchanged checks touch nothing.
 	require.Len(t, applied, 3, "one update per change of the schedule's desired state: %+v", applied)
@@ -373,11 +383,7 @@ func TestSyncSchedulePausesWhileNotConnectedAndResumes(t *testing.T) {
 // is still being applied shows Connected at the next check, and the
 // schedule is resumed once the pause went through.
 func TestChecksGoOnWhileAScheduleUpdateHangs(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	env.RegisterActivity(&activities.Tenant{})
-	env.RegisterActivity(&schedules.Activities{})
+	env := newEnvWithoutScheduleMock()
 	var applied []schedules.EnsureSyncScheduleInput
 	record := func(_ context.Context, in schedules.EnsureSyncScheduleInput) (schedules.EnsureSyncScheduleResult, error) {
 		applied = append(applied, in)
@@ -391,13 +397,7 @@ func TestChecksGoOnWhileAScheduleUpdateHangs(t *testing.T) {
 		{Outcome: activities.OutcomeConsentRevoked, Code: "AADSTS65001"},
 		verified("Mail.ReadBasic.All", "User.Read.All"),
 	}
-	calls := 0
-	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
-			r := outcomes[min(calls, len(outcomes)-1)]
-			calls++
-			return r, nil
-		})
+	verifyInTurn(env, outcomes...)
 	var restored StatusView
 	var updatesWhileHung int
 	env.RegisterDelayedCallback(func() { restored = queryStatus(t, env); updatesWhileHung = len(applied) }, 2*time.Hour+time.Minute)
