@@ -19,6 +19,7 @@ import (
 	"github.com/outlookflow/outlookflow/internal/credentials"
 	"github.com/outlookflow/outlookflow/internal/permissions"
 	"github.com/outlookflow/outlookflow/workflows/mailsync"
+	"github.com/outlookflow/outlookflow/workflows/settle"
 )
 
 // historyLengthCap continues-as-new even when the server has not suggested it
@@ -666,7 +667,15 @@ func (c *connection) continueAsNew(ctx workflow.Context) error {
 		}
 	}
 	// Needs and user statuses signalled in this last task would be lost
-	// with the run.
+	// with the run: their receivers run only after this coroutine, and a
+	// signal is handed straight to a receiver blocked on it, so let them
+	// run first. (Runs from before this settle drain only what was left
+	// buffered in the channels.)
+	if workflow.GetVersion(ctx, "settle-signals-before-continue-as-new", workflow.DefaultVersion, 1) == 1 {
+		if err := settle.Coroutines(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		var sig RecipeNeedsSignal
 		if !c.recipeNeeds.ReceiveAsync(&sig) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -464,6 +465,37 @@ func TestRecipeNeedsSignalComparesTheLastGrantWithoutACheck(t *testing.T) {
 
 // A check whose worker cannot tell what the recipes need keeps what the
 // connection knew; the needs travel through continue-as-new.
+// Recipe needs signalled in the task that continues-as-new (here, with the
+// last check's result) reach the next run's state.
+func TestRecipeNeedsSignalledInTheLastTaskSurviveContinueAsNew(t *testing.T) {
+	env := newEnv(t)
+	checks := 0
+	env.OnActivity(a.VerifyConnection, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, _ activities.VerifyConnectionInput) (activities.VerifyConnectionResult, error) {
+			checks++
+			res := verified("Mail.ReadBasic.All", "User.Read.All")
+			if checks < 2 {
+				return res, nil
+			}
+			// The signal is buffered and reaches the workflow with this
+			// result, in the task that continues-as-new.
+			env.SignalWorkflowSkippingWorkflowTask(SignalRecipeNeeds, RecipeNeedsSignal{Needs: []permissions.Need{recipeNeed("Calendars.ReadWrite", "recipe book-it")}})
+			if err := env.CompleteActivity(activity.GetInfo(ctx).TaskToken, res, nil); err != nil {
+				t.Error(err)
+			}
+			return activities.VerifyConnectionResult{}, activity.ErrResultPending
+		})
+	in := baseInput()
+	in.ContinueAsNewAfter = 2
+	env.ExecuteWorkflow(Workflow, in)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "want continue-as-new, got %v", env.GetWorkflowError())
+	var next Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Len(t, next.State.RecipeNeeds, 1, "the needs signalled in the last task")
+	require.Equal(t, []string{"Calendars.ReadWrite"}, next.State.Missing)
+}
+
 func TestRecipeNeedsSurviveAnUnknowingCheckAndContinueAsNew(t *testing.T) {
 	env := newEnv(t)
 	checks := 0

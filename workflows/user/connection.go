@@ -11,6 +11,7 @@ import (
 
 	"github.com/outlookflow/outlookflow/activities"
 	"github.com/outlookflow/outlookflow/internal/permissions"
+	"github.com/outlookflow/outlookflow/workflows/settle"
 	"github.com/outlookflow/outlookflow/workflows/tenant"
 )
 
@@ -54,7 +55,8 @@ type userConnection struct {
 	checkRequested bool
 	inFlight       bool // a check is running
 	checksThisRun  int
-	signIns        workflow.ReceiveChannel
+	signIns        workflow.ReceiveChannel // SignalSignIn
+	needs          workflow.ReceiveChannel // SignalNeeds
 }
 
 func (c *userConnection) run(ctx workflow.Context) error {
@@ -66,20 +68,15 @@ func (c *userConnection) run(ctx workflow.Context) error {
 		for {
 			var s SignedIn
 			c.signIns.Receive(ctx, &s)
-			c.state.Account = s.Account
-			if s.Needed != nil {
-				c.in.Needed = s.Needed
-			}
-			c.checkRequested = true
+			c.applySignIn(s)
 		}
 	})
-	needs := workflow.GetSignalChannel(ctx, SignalNeeds)
+	c.needs = workflow.GetSignalChannel(ctx, SignalNeeds)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var n NeedsChanged
-			needs.Receive(ctx, &n)
-			c.in.Needed = n.Needed
-			c.compareScopes(ctx)
+			c.needs.Receive(ctx, &n)
+			c.applyNeeds(ctx, n)
 		}
 	})
 	if err := c.publish(ctx); err != nil {
@@ -93,16 +90,29 @@ func (c *userConnection) run(ctx workflow.Context) error {
 	for {
 		if c.checksThisRun >= checksPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Updates waiting for a check (check-now, resume) are answered
-			// by running it here: only this loop runs checks.
-			for !workflow.AllHandlersFinished(ctx) {
-				if err := workflow.Await(ctx, func() bool {
-					return workflow.AllHandlersFinished(ctx) || (c.checkRequested && !c.state.Paused)
-				}); err != nil {
-					return err
+			// by running it here: only this loop runs checks. Signals this
+			// task delivered are applied first (a sign-in is checked): their
+			// receivers would otherwise run after the state is handed on.
+			drain := workflow.GetVersion(ctx, "drain-signals-before-continue-as-new", workflow.DefaultVersion, 1) == 1
+			for {
+				if drain {
+					if err := settle.Coroutines(ctx); err != nil {
+						return err
+					}
 				}
-				if !workflow.AllHandlersFinished(ctx) {
-					c.check(ctx)
+				checkDue := c.checkRequested && !c.state.Paused
+				if workflow.AllHandlersFinished(ctx) && (!drain || !checkDue) {
+					break
 				}
+				if !checkDue {
+					if err := workflow.Await(ctx, func() bool {
+						return workflow.AllHandlersFinished(ctx) || (c.checkRequested && !c.state.Paused)
+					}); err != nil {
+						return err
+					}
+					continue
+				}
+				c.check(ctx)
 			}
 			next := c.in
 			st := c.state
@@ -165,6 +175,22 @@ func (c *userConnection) check(ctx workflow.Context) {
 		c.state.Account.Scopes = res.Scopes
 		c.setScopeStatus(ctx)
 	}
+}
+
+// applySignIn takes a new sign-in's account (and the needs it consented
+// to) and asks for a check.
+func (c *userConnection) applySignIn(s SignedIn) {
+	c.state.Account = s.Account
+	if s.Needed != nil {
+		c.in.Needed = s.Needed
+	}
+	c.checkRequested = true
+}
+
+// applyNeeds takes what the user must now have consented to.
+func (c *userConnection) applyNeeds(ctx workflow.Context, n NeedsChanged) {
+	c.in.Needed = n.Needed
+	c.compareScopes(ctx)
 }
 
 // compareScopes re-reads the user's standing against changed needs, from

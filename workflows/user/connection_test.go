@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -468,6 +469,50 @@ func TestContinuesAsNewAfterChecksPerRunCarryingState(t *testing.T) {
 	require.Equal(t, []string{"Calendars.Read"}, next.State.Missing)
 	require.Equal(t, "home-1", next.State.Account.HomeAccountID)
 	require.False(t, next.State.LastCheckedAt.IsZero())
+}
+
+// Signals that land in the workflow task that continues-as-new (here, with
+// the last check's result) are applied, not lost with the run: a recipe
+// enabled then still shows as MissingScopes in the next run, and a sign-in
+// then is checked before the run closes.
+func TestSignalsInTheLastTaskAreAppliedBeforeContinueAsNew(t *testing.T) {
+	h := newConnHarness(t)
+	wider := append(needed(), permissions.Need{Requirement: permissions.Requirement{Permission: "Contacts.Read"}, By: "recipe add-contact"})
+	relogged := account()
+	relogged.HomeAccountID = "home-2"
+	h.env.OnActivity(d.CheckUserConnection, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.CheckUserInput) (activities.CheckUserResult, error) {
+			h.mu.Lock()
+			h.checks = append(h.checks, in)
+			n := len(h.checks)
+			h.mu.Unlock()
+			if n != checksPerRun {
+				return scopes(allScopes...), nil
+			}
+			// Both signals are buffered and reach the workflow with the
+			// last check's result, in the task that continues-as-new.
+			h.env.SignalWorkflowSkippingWorkflowTask(SignalNeeds, NeedsChanged{Needed: wider})
+			h.env.SignalWorkflowSkippingWorkflowTask(SignalSignIn, SignedIn{Account: relogged})
+			if err := h.env.CompleteActivity(activity.GetInfo(ctx).TaskToken, scopes(allScopes...), nil); err != nil {
+				t.Error(err)
+			}
+			return activities.CheckUserResult{}, activity.ErrResultPending
+		})
+	in := connInput()
+	in.VerifyInterval = domain.Duration(time.Second)
+	h.signIn(account(), 0)
+	h.cancelAt(2 * time.Hour)
+	h.env.ExecuteWorkflow(Connection, in)
+
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next ConnectionInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Len(t, next.Needed, 3, "the needs signalled in the last task")
+	require.Equal(t, StatusMissingScopes, next.State.Status)
+	require.Equal(t, []string{"Contacts.Read"}, next.State.Missing)
+	require.Equal(t, "home-2", next.State.Account.HomeAccountID, "the sign-in signalled in the last task")
+	require.Equal(t, checksPerRun+1, h.calls(), "the new sign-in is checked before the run closes")
 }
 
 // The server's suggestion continues-as-new too.
